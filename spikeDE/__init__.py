@@ -1,0 +1,7 @@
+"""spikeDE: fractional-order spiking neural networks in PyTorch.
+
+The membrane of a fractional spiking neuron obeys the Caputo equation ``tau * D^alpha v = -v + I``
+(``0 < alpha <= 1``); ``alpha = 1`` is the leaky integrate-and-fire neuron, exactly.
+"""
+
+__version__ = "0.2.0"
