@@ -1,0 +1,77 @@
+import pytest
+import torch
+
+from spikeDE.fractional.soe import soe_approximation, soe_rates, soe_weights
+from spikeDE.fractional.weights import gl_weights, l1_weights, rectangle_weights, trapezoid_weights
+
+EXACT = {"gl": gl_weights, "l1": l1_weights, "rectangle": rectangle_weights, "trapezoid": trapezoid_weights}
+N = 12000
+
+
+@pytest.mark.parametrize("tol", [1e-6, 1e-9])
+@pytest.mark.parametrize("kernel", sorted(EXACT))
+def test_relative_error_within_tol(kernel, tol):
+    n_min = 17
+    n = torch.arange(n_min, N + 1, dtype=torch.float64)
+    for alpha in (0.05, 0.3, 0.5, 0.8, 0.95, 0.999):
+        soe = soe_approximation(kernel, alpha, n_min, N, tol)
+        exact = EXACT[kernel](alpha, N + 1)[n_min:]
+        rel = ((soe(n) - exact) / exact).abs().max().item()
+        assert rel <= tol, (kernel, alpha, rel)
+
+
+def test_alpha_one_limits():
+    n = torch.arange(5, 1000, dtype=torch.float64)
+    assert soe_approximation("gl", 1.0, 5, 1000)(n).abs().max() == 0  # w_j = 0 for j >= 2
+    assert soe_approximation("l1", 1.0, 5, 1000)(n).abs().max() == 0
+    torch.testing.assert_close(soe_approximation("rectangle", 1.0, 5, 1000)(n), torch.ones_like(n), rtol=1e-12, atol=0)
+    torch.testing.assert_close(soe_approximation("trapezoid", 1.0, 5, 1000)(n), 2 * torch.ones_like(n), rtol=1e-9, atol=0)
+
+
+def test_power_kernel():
+    n = torch.arange(10, 5001, dtype=torch.float64)
+    for beta in (0.2, 0.5, 1.5):
+        soe = soe_approximation("power", None, 10, 5000, 1e-9, beta=beta)
+        assert ((soe(n) - n**-beta) / n**-beta).abs().max() <= 1e-9
+
+
+@pytest.mark.parametrize("kernel", sorted(EXACT))
+def test_alpha_gradient_matches_exact_weights(kernel):
+    # The rates are fixed; d(omega)/d(alpha) must reproduce d(k(n))/d(alpha) of the exact kernel.
+    lags = torch.tensor([20.0, 200.0, 3000.0], dtype=torch.float64)
+    rates, du = soe_rates(17, 4000, 1e-9)
+    a1 = torch.tensor(0.45, dtype=torch.float64, requires_grad=True)
+    w = soe_weights(kernel, a1, rates, du)
+    g_soe = torch.stack([torch.autograd.grad((w * torch.exp(-rates * n)).sum(), a1, retain_graph=True)[0] for n in lags])
+    a2 = torch.tensor(0.45, dtype=torch.float64, requires_grad=True)
+    k = EXACT[kernel](a2, 4001)
+    g_ex = torch.stack([torch.autograd.grad(k[int(n)], a2, retain_graph=True)[0] for n in lags])
+    torch.testing.assert_close(g_soe, g_ex, rtol=1e-6, atol=0)
+
+
+def test_error_grows_slowly_beyond_n_max():
+    soe = soe_approximation("gl", 0.5, 17, 1000, 1e-8)
+    n = torch.arange(1000, 10001, dtype=torch.float64)
+    exact = gl_weights(0.5, 10001)[1000:]
+    assert ((soe(n) - exact) / exact).abs().max() <= 20 * 1e-8
+
+
+def test_rates_fixed_and_mode_count():
+    rates, du = soe_rates(33, 10**4, 1e-6)
+    assert rates[0] == 0 and bool((rates[1:].diff() > 0).all())
+    assert 20 <= rates.numel() <= 70
+    torch.testing.assert_close(torch.log(rates[2:]).diff(), torch.full((rates.numel() - 3,), du, dtype=torch.float64))
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="n_min"):
+        soe_rates(1, 100)
+    with pytest.raises(ValueError, match="n_max"):
+        soe_rates(10, 5)
+    with pytest.raises(ValueError, match="tol"):
+        soe_rates(10, 100, tol=0.0)
+    rates, du = soe_rates(10, 100)
+    with pytest.raises(ValueError, match="unknown kernel"):
+        soe_weights("caputo", 0.5, rates, du)
+    with pytest.raises(ValueError, match="alpha"):
+        soe_weights("gl", 1.2, rates, du)
