@@ -1,0 +1,66 @@
+"""Shared benchmark helpers: median wall time, and peak memory of one configuration in a fresh process.
+
+Peak memory on CPU is measured as the growth of the process's peak resident set size (``ru_maxrss``)
+while the measured function runs once, in a subprocess of its own so that earlier configurations do not
+count. On CUDA, ``torch.cuda.max_memory_allocated`` is used instead.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+
+def median_time(fn, repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall-clock seconds of ``fn()`` over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far, MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def measure_peak(fn, device: str = "cpu") -> float:
+    """Extra peak memory (MiB) used by one call of ``fn()`` in this process (call in a fresh process)."""
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    base = peak_rss_mib()
+    fn()
+    return peak_rss_mib() - base
+
+
+def run_isolated(script: str, args: list[str]) -> dict:
+    """Run ``python script *args`` and parse the JSON object printed on its last line of stdout."""
+    out = subprocess.run([sys.executable, script, *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def print_table(headers: list[str], rows: list[list]) -> None:
+    """Print a plain, aligned text table."""
+    cells = [[str(h) for h in headers]] + [[c if isinstance(c, str) else f"{c:.4g}" for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for k, r in enumerate(cells):
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+        if k == 0:
+            print("  ".join("-" * w for w in widths))

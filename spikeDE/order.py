@@ -1,0 +1,64 @@
+r"""The fractional order ``alpha`` of a layer: fixed, or learnable and kept inside ``(0, 1]``.
+
+A learnable order is stored as an unconstrained ``logit`` and read as ``alpha = sigmoid(logit)``, so it
+always lies in ``(0, 1)`` and its gradient never dies at a clamp (``d alpha/d logit = alpha (1 - alpha)``).
+``alpha = 1`` (the integer order) is its limit; a learnable order initialised at ``1`` starts at
+``1 - 1e-3`` (documented, so that it can move). A fixed order is a buffer and may equal 1 exactly.
+"""
+from __future__ import annotations
+
+
+import torch
+from torch import nn
+
+from ._checks import check_alpha
+
+__all__ = ["FractionalOrder", "LEARNABLE_ALPHA_MAX"]
+
+LEARNABLE_ALPHA_MAX = 1.0 - 1e-3
+
+
+class FractionalOrder(nn.Module):
+    """``alpha``, one value or one per channel (``shape``), fixed or learnable.
+
+    Calling the module returns the order as a tensor (with its graph when learnable).
+
+    Args:
+        alpha: initial order(s), ``0 < alpha <= 1``: a number, a sequence or a tensor.
+        learnable: make it a parameter ``logit`` with ``alpha = sigmoid(logit)``.
+        shape: broadcast a scalar ``alpha`` to this shape (e.g. one order per channel).
+        name: used in error messages (e.g. the layer's name).
+    """
+
+    def __init__(self, alpha=0.5, learnable: bool = False, shape=(), name: str | None = None):
+        super().__init__()
+        value = torch.as_tensor(alpha.detach() if isinstance(alpha, torch.Tensor) else alpha,
+                                dtype=torch.get_default_dtype())
+        check_alpha(value, where=name)
+        value = value.expand(shape).clone() if value.dim() == 0 else value.clone()
+        if tuple(shape) and tuple(value.shape) != tuple(shape):
+            raise ValueError(f"{name or 'FractionalOrder'}: alpha has shape {tuple(value.shape)}, "
+                             f"expected {tuple(shape)}")
+        self.learnable = bool(learnable)
+        if self.learnable:
+            v = value.clamp(max=LEARNABLE_ALPHA_MAX)
+            self.logit = nn.Parameter(torch.log(v) - torch.log1p(-v))
+        else:
+            self.register_buffer("fixed", value)
+
+    def forward(self) -> torch.Tensor:
+        return torch.sigmoid(self.logit) if self.learnable else self.fixed
+
+    @property
+    def value(self) -> torch.Tensor:
+        """The current order, detached."""
+        return self().detach()
+
+    def is_one(self) -> bool:
+        """True when the order is fixed and exactly 1 everywhere (the integer-order case)."""
+        return (not self.learnable) and bool((self.fixed == 1).all())
+
+    def extra_repr(self) -> str:
+        v = self.value
+        shown = f"{v.item():.4g}" if v.numel() == 1 else f"shape={tuple(v.shape)}"
+        return f"alpha={shown}, learnable={self.learnable}"
