@@ -12,7 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # 97 samples in batches of 16: the last global batch has one sample, so one process gets none of it.
 ARGS = ["train", "--task-arg", "n_train=97", "--task-arg", "n_val=31", "--task-arg", "n_test=20", "--delay", "3",
         "--hidden", "6", "--batch-size", "16", "--epochs", "2", "--dtype", "float64", "--device", "cpu",
-        "--no-progress", "--no-plots", "--seed", "5"]
+        "--no-progress", "--no-plots", "--seed", "5", "--schedule", "constant"]
 
 
 def test_two_gloo_processes_equal_one_process(tmp_path):
@@ -34,3 +34,13 @@ def test_two_gloo_processes_equal_one_process(tmp_path):
     for ha, hb in zip(a["history"], b["history"]):
         for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
             assert abs(ha[key] - hb[key]) < 1e-10, key
+
+    # a two-process checkpoint continues in one process (the batch order is the same; the model has no
+    # randomness, so re-seeded random streams do not matter): one more epoch equals a 3-epoch one-process run
+    assert main(["train", "--resume", ddp_out, "--epochs", "3", "--no-progress", "--no-plots"]) == 0
+    assert main([*ARGS, "--threads", "1", "--out", str(tmp_path / "three"), "--epochs", "3"]) == 0
+    c = load_checkpoint(os.path.join(ddp_out, "gru", "checkpoint.pt"))
+    d = load_checkpoint(os.path.join(str(tmp_path / "three"), "gru", "checkpoint.pt"))
+    assert c["epoch"] == d["epoch"] == 3
+    for k in c["model"]:
+        torch.testing.assert_close(c["model"][k], d["model"][k], rtol=1e-10, atol=1e-12)

@@ -316,7 +316,7 @@ def _evaluate_run(cfg, run_dir, attack, levels, split, seed, device, batch_size,
     models = {}
     for arm in plan.arms:
         path = os.path.join(_arm_dir(run_dir, arm), "checkpoint.pt")
-        state = load_checkpoint(path, map_location=dev)
+        state = load_checkpoint(path, map_location="cpu")
         model = build_arm_model(plan, data, arm)
         try:
             model.load_state_dict(state["model"])

@@ -197,6 +197,10 @@ class Trainer:
     def state_dict(self) -> dict:
         """Everything needed to continue (the RNG states of all processes included; a collective call)."""
         rng = all_gather_objects(get_rng_state(), self.env)
+        # the running sums of the current epoch, over all processes (restored on rank 0 alone)
+        sums = all_reduce_sum(torch.stack([self._acc["loss"], self._acc["correct"].to(torch.float64)]), self.env)
+        n = int(all_reduce_sum(torch.tensor(float(self._acc["n"]), dtype=torch.float64, device=self.device),
+                               self.env))
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -204,8 +208,7 @@ class Trainer:
             "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
             "epochs": self.epochs, "batch_size": self.batch_size, "seed": self.seed,
             "world_size": self.env.world_size, "rng": rng, "history": self.history,
-            "accum": {"loss": self._acc["loss"].cpu(), "correct": self._acc["correct"].cpu(), "n": self._acc["n"],
-                      "time": self._epoch_time},
+            "accum": {"loss": sums[0].cpu(), "correct": sums[1].round().long().cpu(), "n": n, "time": self._epoch_time},
             "extra": self.extra_state,
         }
 
@@ -229,7 +232,9 @@ class Trainer:
         self.global_step = int(state["global_step"])
         self.history = list(state["history"])
         a = state["accum"]
-        self._acc = {"loss": a["loss"].to(self.device), "correct": a["correct"].to(self.device), "n": int(a["n"])}
+        self._acc = _zero_acc(self.device)
+        if self.env.is_main:
+            self._acc = {"loss": a["loss"].to(self.device), "correct": a["correct"].to(self.device), "n": int(a["n"])}
         self._epoch_time = float(a["time"])
         rng = state["rng"]
         if len(rng) == self.env.world_size:
@@ -245,7 +250,7 @@ class Trainer:
         path = path or self.checkpoint_path
         if path is None:
             raise CheckpointError("nothing to resume from: no out_dir and no checkpoint path")
-        self.load_state_dict(load_checkpoint(path, map_location=self.device))
+        self.load_state_dict(load_checkpoint(path, map_location="cpu"))
 
     # ------------------------------------------------------------------------------------------ training
     def _after_step(self) -> None:
