@@ -166,9 +166,9 @@ def test_temporal_coding_training_reaches_targets():
     with torch.no_grad():
         layer.weight.uniform_(0.1, 0.3)
     patterns = torch.tensor([[1.0, 0.2, 0.1, 0.5], [0.1, 1.0, 0.3, 0.2], [0.4, 0.1, 1.0, 0.1], [0.3, 0.5, 0.2, 1.0]])
-    x = patterns.unsqueeze(0).expand(20, 4, 4)  # [T, B, n_inputs]
+    x = patterns.unsqueeze(0).expand(14, 4, 4)  # [T, B, n_inputs]
     target = torch.tensor([[3.0, 8.0, 12.0], [9.0, 4.0, 6.0], [5.0, 11.0, 3.5], [7.0, 6.0, 10.0]])
-    opt = torch.optim.Adam(layer.parameters(), lr=0.02)
+    opt = torch.optim.Adam(layer.parameters(), lr=0.03)
 
     def loss_fn():
         counts, train = layer(x, interval=1.0, return_spikes=True)
@@ -179,11 +179,12 @@ def test_temporal_coding_training_reaches_targets():
         return (err**2).sum() / target.numel() + silent.sum(), fired
 
     loss0, _ = loss_fn()
-    for _ in range(250):
+    for _ in range(100):
         opt.zero_grad()
         loss, _ = loss_fn()
         loss.backward()
         opt.step()
     loss, fired = loss_fn()
     assert fired.all()
-    assert float(loss) < 1e-3 * float(loss0) and float(loss) < 0.01
+    # from ~20 ms^2 to below 1e-3 ms^2 (first-spike times within ~0.03 ms of their targets)
+    assert float(loss.detach()) < 1e-4 * float(loss0.detach()) and float(loss.detach()) < 1e-3
