@@ -92,6 +92,22 @@ def test_float32_matches_float64(dyn):
     assert torch.allclose(t32.times.double(), t64.times, rtol=0, atol=1e-4 * dyn.tau_mem)
 
 
+@pytest.mark.parametrize(
+    "dyn", [ODELIFDynamics(tau_mem=5.0), DYNS[0], DYNS[1]], ids=["held", "held-refractory", "synapse"]
+)
+def test_inference_path_equals_training_path(dyn):
+    # without a graph the layer takes in-place shortcuts; results must be the same
+    layer, x = _random_case(dyn, seed=7)
+    counts, train = layer(x, return_spikes=True)
+    v = layer.voltage
+    with torch.no_grad():
+        counts_ng, train_ng = layer(x, return_spikes=True)
+    assert counts.requires_grad and not counts_ng.requires_grad
+    assert torch.equal(counts_ng, counts.detach())
+    assert torch.allclose(train_ng.times, train.times.detach(), rtol=0, atol=1e-13)
+    assert torch.allclose(layer.voltage, v, rtol=0, atol=1e-13)
+
+
 def test_dtype_follows_numpy_input():
     layer = SpikingODELayer(3, 2)
     out = layer(np.ones((4, 3)))  # NumPy float64 -> float64 computation and output
@@ -198,7 +214,8 @@ def test_bad_inputs():
         layer(x, interval=-1.0)
     with pytest.raises(ValueError, match="interval must be finite and > 0, got 0"):
         layer(x, interval=0)
-    with pytest.raises(ValueError, match=r"inputs must have shape \[T, n_inputs\] or \[T, B, n_inputs\], got shape \(4,\)"):
+    shape_msg = r"inputs must have shape \[T, n_inputs\] or \[T, B, n_inputs\], got shape \(4,\)"
+    with pytest.raises(ValueError, match=shape_msg):
         layer(np.zeros(4))
     with pytest.raises(ValueError, match=r"n_inputs=4 in the last dimension, got shape \(5, 3\)"):
         layer(np.zeros((5, 3)))

@@ -76,9 +76,15 @@ def zoh_first_and_period(w: torch.Tensor, v_inf: torch.Tensor, dyn: ODELIFDynami
     theta, tau = dyn.v_threshold, dyn.tau_mem
     gap = v_inf - theta
     can = gap > 0
-    inv = torch.where(can, 1.0 / torch.where(can, gap, torch.ones_like(gap)), torch.zeros_like(gap))
-    t1 = tau * torch.log1p(torch.clamp(theta - w, min=0) * inv)
-    period = dyn.t_ref + tau * torch.log1p((theta - dyn.v_reset) * inv)
+    if torch.is_grad_enabled() and (w.requires_grad or v_inf.requires_grad):
+        inv = torch.where(can, 1.0 / torch.where(can, gap, torch.ones_like(gap)), torch.zeros_like(gap))
+        t1 = tau * torch.log1p(torch.clamp(theta - w, min=0) * inv)
+        period = dyn.t_ref + tau * torch.log1p((theta - dyn.v_reset) * inv)
+        return t1, period, can
+    # no graph: same formulas, in place on temporaries
+    inv = torch.where(can, gap.reciprocal_(), 0.0)
+    t1 = (theta - w).clamp_(min=0).mul_(inv).log1p_().mul_(tau)
+    period = inv.mul_(theta - dyn.v_reset).log1p_().mul_(tau).add_(dyn.t_ref)
     return t1, period, can
 
 
@@ -147,12 +153,13 @@ def safeguarded_newton(
 ) -> torch.Tensor:
     """Root of ``f`` in ``[lo, hi]`` with ``f(lo) < 0 <= f(hi)``, elementwise, in at most ``iterations`` steps.
 
-    ``fdf(x)`` returns ``(f(x), f'(x))``; ``x0`` is the first point (default ``hi``). Each step evaluates ``f`` at the current point, shrinks the bracket
-    to keep the sign change, then takes the Newton step if it lands strictly inside the bracket and is at most
-    half of the previous step, else the bracket midpoint (the safeguard of Numerical Recipes' ``rtsafe``), so
-    the step at least halves every iteration. All elements always take the same steps (no per-element
-    control flow); every ``check_every`` iterations one host check stops the loop early once *every* element
-    has converged to a step below ``16 eps`` times its initial bracket (``check_every=0``: never stop early).
+    ``fdf(x)`` returns ``(f(x), f'(x))``; ``x0`` is the first point (default ``hi``). Each step evaluates
+    ``f`` at the current point and shrinks the bracket to keep the sign change; the next point is the Newton
+    point if it lies in the bracket and the Newton step is at most half of the previous step (or already at
+    noise level, ``16 eps`` of the initial bracket), else the bracket midpoint: the safeguard of Numerical
+    Recipes' ``rtsafe``, so steps at least halve and a crossing inside the bracket is always reached. All
+    elements take the same steps (no per-element control flow); every ``check_every`` iterations one host
+    check ends the loop early once *every* element's step is at noise level (``check_every=0``: never).
     """
     eps = torch.finfo(hi.dtype).eps
     x = hi.clone() if x0 is None else torch.minimum(torch.maximum(x0, lo), hi)

@@ -19,6 +19,7 @@ spike time, so gradients flow through every reset into later spikes. Spikes are 
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -44,7 +45,8 @@ class LIFState(NamedTuple):
 
 
 class SpikeGroup(NamedTuple):
-    """Spikes at ``base + k * step`` for ``k < count`` (absolute times in ms; ``count`` int64)."""
+    """Spikes at ``base + k * step`` for ``k < count`` (absolute times in ms; ``count`` integer-valued, in the
+    floating dtype of the times)."""
 
     base: torch.Tensor
     step: torch.Tensor
@@ -62,7 +64,7 @@ def zoh_interval(
 ):
     """Exact update over one interval of ``length`` ms with the current ``current`` held constant.
 
-    Returns ``(new_state, group, count)`` with ``count`` the int64 number of spikes per neuron in
+    Returns ``(new_state, group, count)`` with ``count`` the number of spikes per neuron (float dtype) in
     ``[0, length]`` (a crossing exactly at the end belongs to this interval; the next one starts from the
     reset) and ``group`` their absolute times (``t_start`` + local time). With ``with_grad`` the first spike
     time and the inter-spike interval carry implicit gradients (slope ``(v_inf - theta)/tau_mem`` at every
@@ -75,12 +77,12 @@ def zoh_interval(
     with torch.no_grad():
         w, vi = v.detach(), v_inf.detach()
         dt1, isi_0, can = zoh_first_and_period(w, vi, dyn)
-        t1_0 = dt1 if s0 is None else s0.detach() + dt1
-        first = (t1_0 <= length) & (can | (w >= theta))
-        many = first & can
-        extra = torch.where(many, torch.floor((length - t1_0) / isi_0), 0.0)  # isi_0 > 0 where many
-        n = torch.where(first, 1.0 + extra, 0.0)
-        t1_0 = torch.where(first, t1_0, torch.zeros_like(t1_0))  # finite stand-in where unused
+        t1_0 = dt1 if s0 is None else dt1.add_(s0.detach())
+        first = (t1_0 <= length).logical_and_(can | (w >= theta))
+        # spikes after the first: floor((L - t1)/D), isi_0 > 0 wherever it is used
+        extra = torch.where(first & can, (length - t1_0).div_(isi_0).floor_(), 0.0)
+        n = first.to(extra.dtype).add_(extra)
+        t1_0 = torch.where(first, t1_0, 0.0)  # finite stand-in where unused
     if with_grad:
         slope = (vi - theta).clamp(min=slope_floor * tau) / tau  # v' where v = theta, clamped
         r1 = dyn.membrane(v, t1_0 if s0 is None else t1_0 - s0, current) - theta  # ~0, carries dv/dp
@@ -89,22 +91,26 @@ def zoh_interval(
         isi = isi_0 - (r2 - r2.detach()) / slope
     else:
         t1, isi = t1_0, isi_0
-    fired = n > 0
-    last = t1 + (n - 1).clamp(min=0) * isi
     if s0 is None:
-        v_after_spike = v_reset - (v_inf - v_reset) * torch.expm1(-(length - last) / tau)
-        v_quiet = v - (v_inf - v) * torch.expm1(torch.full_like(v, -length / tau))
+        quiet_weight = -math.expm1(-length / tau)  # v_quiet = v + (v_inf - v) * (1 - exp(-L/tau))
+        if with_grad:
+            last = t1 + extra * isi  # last spike (= t1 where at most one)
+            v_after_spike = v_reset - (v_inf - v_reset) * torch.expm1((last - length) / tau)
+        else:  # same formula, in place on temporaries (inference speed)
+            decay = extra.mul_(isi).add_(t1).sub_(length).div_(tau).expm1_()
+            v_after_spike = (v_inf - v_reset).mul_(decay).neg_().add_(v_reset)
+        v_quiet = torch.lerp(v, v_inf, quiet_weight)
         refr_new = refr
     else:
-        release = last + t_ref
+        release = t1 + extra * isi + t_ref  # end of the refractory period after the last spike
         after = _positive_part(length - release)  # 0 while still refractory: v stays at v_reset
         v_after_spike = v_reset - (v_inf - v_reset) * torch.expm1(-after / tau)
         v_quiet = v - (v_inf - v) * torch.expm1(-(length - s0) / tau)
-        refr_new = torch.where(fired, _positive_part(release - length), _positive_part(refr - length))
-    v_new = torch.where(fired, v_after_spike, v_quiet)
+        refr_new = torch.where(first, _positive_part(release - length), _positive_part(refr - length))
+    v_new = torch.where(first, v_after_spike, v_quiet)
     # where count == 0 (resp. <= 1) base (resp. step) is an unused finite stand-in
-    group = SpikeGroup(base=t_start + t1, step=isi, count=n.to(torch.int64))
-    return LIFState(v_new, refr_new, None), group, group.count
+    group = SpikeGroup(base=t_start + t1, step=isi, count=n)
+    return LIFState(v_new, refr_new, None), group, n
 
 
 def synaptic_segment(
@@ -121,7 +127,7 @@ def synaptic_segment(
 
     ``length`` may be a tensor (with a graph: its gradient is exact). Returns
     ``(new_state, groups, count)``: one :class:`SpikeGroup` per round that produced spikes (one spike per
-    neuron at most per round, in time order), and the int64 spike count per neuron in ``[0, length]``.
+    neuron at most per round, in time order), and the spike count per neuron in ``[0, length]`` (float dtype).
     """
     tau_syn, v_reset, t_ref = dyn.tau_syn, dyn.v_reset, dyn.t_ref
     if tau_syn is None:
@@ -131,7 +137,7 @@ def synaptic_segment(
         i0 = i0 + jump
     length = torch.as_tensor(length, dtype=v.dtype, device=v.device)
     c = torch.zeros_like(v)  # local time up to which each neuron has been advanced
-    count = torch.zeros(v.shape, dtype=torch.int64, device=v.device)
+    count = torch.zeros(v.shape, dtype=v.dtype, device=v.device)
     groups = []
     while True:
         # end of refractoriness (free evolution starts); a tie goes to c + refr so that a segment of zero
@@ -153,10 +159,10 @@ def synaptic_segment(
             SpikeGroup(
                 base=t_start + torch.where(crosses, t_spike, torch.zeros_like(t_spike)),
                 step=torch.zeros_like(t_spike),
-                count=crosses.to(torch.int64),
+                count=crosses.to(v.dtype),
             )
         )
-        count = count + crosses.to(torch.int64)
+        count = count + crosses.to(v.dtype)
         v = torch.where(crosses, torch.full_like(v, v_reset), v_end)
         refr = torch.where(crosses, torch.full_like(refr, t_ref), refr_end)
         c = torch.where(crosses, t_spike, length.expand_as(c))

@@ -232,7 +232,8 @@ class SpikingODELayer(nn.Module):
         sequences in all) makes the synaptic currents jump by ``amplitudes[e] * W[:, channels[e]]``. Spikes are
         simulated over ``[0, duration]``; counts are reported per ``interval`` (default: one interval, the whole
         ``duration``). Spike times are differentiable with respect to the weights, the amplitudes and the
-        event times. Needs ``dynamics.tau_syn``.
+        event times. Computes in the dtype of ``times`` (integer times: the weight's dtype). Needs
+        ``dynamics.tau_syn``.
         """
         where = "SpikingODELayer.forward_events"
         dyn = self.dynamics

@@ -62,10 +62,10 @@ class SpikeTrain:
     @property
     def counts(self) -> torch.Tensor:
         if self._counts is None:
-            c = torch.zeros(self.shape, dtype=torch.int64, device=self.device)
+            c = torch.zeros(self.shape, dtype=self.dtype, device=self.device)
             for g in self._groups:
-                c = c + g.count
-            self._counts = c
+                c = c + g.count.detach()
+            self._counts = c.round().to(torch.int64)
         return self._counts
 
     @property
@@ -127,7 +127,7 @@ class SpikeTrain:
             chunk, j_max = [], 0
             while k < len(groups):
                 g = groups[k]
-                jm = max(j_max, int(g.count.max()) if g.count.numel() else 0)
+                jm = max(j_max, int(g.count.detach().max()) if g.count.numel() else 0)
                 if chunk and (len(chunk) + 1) * max(jm, 1) * n_el > _CHUNK_ELEMENTS:
                     break
                 chunk.append(g)
@@ -137,7 +137,7 @@ class SpikeTrain:
                 continue
             base = torch.stack([g.base for g in chunk])  # [G, *shape]
             step = torch.stack([g.step for g in chunk])
-            cnt = torch.stack([g.count for g in chunk])
+            cnt = torch.stack([g.count.detach() for g in chunk])
             j = torch.arange(j_max, device=device).view(1, j_max, *([1] * len(shape)))
             t = base.unsqueeze(1) + j.to(dtype) * step.unsqueeze(1)  # [G, J, *shape]
             m = j < cnt.unsqueeze(1)
