@@ -244,8 +244,8 @@ def run_setup(name, T, B, N, n_sub, repeats, slow_intervals, rows):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="small batched setup, one repeat")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--slow-intervals", type=int, default=50,
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--slow-intervals", type=int, default=30,
                    help="intervals on which the Euler baselines are timed in the batched setup")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads for every method (default 1: stable figures on a shared machine)")

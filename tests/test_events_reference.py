@@ -88,3 +88,25 @@ def test_against_fine_reference_held_current():
 
 def test_against_fine_reference_synaptic():
     _compare(ODELIFDynamics(tau_mem=5.0, tau_syn=2.0, t_ref=0.15), seed=2)
+
+
+def test_grazing_inputs_against_fine_reference():
+    # one input spike per neuron; the membrane peaks inside the interval at theta * (1 + delta) and is below
+    # threshold at both ends of it: a method that only looks at interval ends misses every one of these
+    dyn = ODELIFDynamics(tau_mem=1.0, tau_syn=0.5)  # peak of K at ln 2 ms, K(ln 2) = 1/4
+    deltas = np.array([1e-2, -1e-2, 3e-2, -1e-3, 0.05])
+    layer = SpikingODELayer(5, 5, dynamics=dyn, dtype=torch.float64)
+    layer.W = np.diag(4.0 * (1.0 + deltas))
+    x = np.ones((1, 5))
+    counts, train = layer.forward(x, interval=1.0, return_spikes=True)
+    k_end = np.exp(-1.0) - np.exp(-2.0)  # K(1) / (tau_m tau_s / (tau_m - tau_s)) with that factor = 1
+    assert np.all(4.0 * (1.0 + deltas) * k_end < dyn.v_threshold)  # below threshold at the interval end
+    ref, v_ref, _ = fine_reference(dyn, x @ layer.W.detach().numpy().T, 1.0)
+    assert [len(r) for r in ref] == [1, 0, 1, 0, 1]
+    assert counts[0].tolist() == [1.0, 0.0, 1.0, 0.0, 1.0]
+    got = train.to_list()
+    for r, g in zip(ref, got):
+        assert len(g) == len(r)
+        if r:
+            assert abs(g[0] - r[0]) < 1e-4
+    assert np.allclose(layer.voltage.numpy(), v_ref, atol=1e-4)
