@@ -6,7 +6,6 @@ float32/float64 keep their dtype, integer/bool arrays take the weight's dtype. S
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 
