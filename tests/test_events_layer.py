@@ -1,4 +1,5 @@
 """SpikingODELayer API: tutorial-shaped use, online mode, batching, dtypes, events, SpikeTrain, errors."""
+import copy
 import math
 
 import numpy as np
@@ -166,6 +167,17 @@ def test_spike_train_views_and_chunked_assembly(monkeypatch):
     monkeypatch.setattr(spike_train_module, "_CHUNK_ELEMENTS", 7)
     rebuilt = SpikeTrain(train._groups, train.shape, train.t_start, train.duration, train.dtype, train.device)
     assert torch.equal(rebuilt.times, times)
+
+
+def test_deepcopy_after_forward():
+    layer, x = _random_case(DYNS[1], seed=8)
+    _, train = layer(x, return_spikes=True)
+    twin = copy.deepcopy(layer)  # the carried state has a graph; copies drop it
+    assert torch.equal(twin.voltage, layer.voltage)
+    assert torch.equal(twin.spike_train.times, train.times.detach())
+    c1 = layer(x[:3], keep_state=True)
+    c2 = twin(x[:3], keep_state=True)
+    assert torch.equal(c1.detach(), c2.detach())
 
 
 def test_w_setter_and_init():

@@ -149,6 +149,17 @@ class SpikingODELayer(nn.Module):
             s = self._state
             self._state = LIFState(s.v.detach(), s.refractory.detach(), None if s.i_syn is None else s.i_syn.detach())
 
+    def __getstate__(self):
+        # copies and pickles carry the state and the last spike train without their autograd graph
+        # (deepcopy refuses non-leaf tensors)
+        state = self.__dict__.copy()
+        s = state.get("_state")
+        if s is not None:
+            state["_state"] = LIFState(*(None if t is None else t.detach() for t in s))
+        if state.get("spike_train") is not None:
+            state["spike_train"] = state["spike_train"].detach()
+        return state
+
     def _state_view(self, field: str) -> torch.Tensor:
         if self._state is None:
             dyn = self.dynamics

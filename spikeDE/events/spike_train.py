@@ -58,6 +58,14 @@ class SpikeTrain:
         end = trains[-1].t_start + trains[-1].duration
         return cls(groups, shape, trains[0].t_start, end - trains[0].t_start, trains[0].dtype, trains[0].device)
 
+    def detach(self) -> "SpikeTrain":
+        """The same spikes without autograd graph."""
+        groups = [type(g)(g.base.detach(), g.step.detach(), g.count.detach()) for g in self._groups]
+        out = SpikeTrain(groups, self.shape, self.t_start, self.duration, self.dtype, self.device)
+        out._counts = self._counts
+        out._times = None if self._times is None else self._times.detach()
+        return out
+
     # ------------------------------------------------------------------ views
     @property
     def counts(self) -> torch.Tensor:
