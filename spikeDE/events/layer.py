@@ -11,10 +11,11 @@ dropped, no spike is snapped to a grid.
 Gradients. Spike times are differentiable (implicit function theorem at every crossing, through every reset).
 Spike counts are integers; their gradient is a surrogate: per interval the count is returned as
 ``n + H(m) - sg(H(m))`` with ``m = v(end of interval) - v_threshold`` and ``H`` the Heaviside step with the
-surrogate derivative of ``surrogate`` (``sg`` = stop-gradient). The value is exactly ``n`` (``m < 0`` after
-the last spike); the gradient is ``g(m) dm/dp``, the discrete-time surrogate of "one more spike would occur if
-the end-of-interval membrane reached threshold", where ``m`` itself depends on the exact spike times of the
-interval. A larger input therefore raises the count's gradient-predicted value, as it raises the true count.
+surrogate derivative of ``surrogate`` (``sg`` = stop-gradient). The value is exactly ``n``; the gradient is
+``g(m) dm/dp``, the discrete-time surrogate of "one more spike would occur if the end-of-interval membrane
+reached threshold", where ``m`` itself depends on the exact spike times of the interval (so it also moves with
+the last reset). More drive raises ``m``, hence the gradient has the sign of the true change of the count, also
+for neurons that are silent so far.
 """
 from __future__ import annotations
 
