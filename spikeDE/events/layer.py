@@ -245,7 +245,8 @@ class SpikingODELayer(nn.Module):
         simulated over ``[0, duration]``; counts are reported per ``interval`` (default: one interval, the whole
         ``duration``). Spike times are differentiable with respect to the weights, the amplitudes and the
         event times. Computes in the dtype of ``times`` (integer times: the weight's dtype). Needs
-        ``dynamics.tau_syn``.
+        ``dynamics.tau_syn``. Cost: one exact segment update (all neurons, all sequences) per event and per
+        interval boundary, since the sequences of a batch share one time line.
         """
         where = "SpikingODELayer.forward_events"
         dyn = self.dynamics
