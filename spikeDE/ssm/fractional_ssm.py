@@ -1,0 +1,271 @@
+r"""``FractionalSSM``: a diagonal state-space layer of fractional (Caputo) order, trained in parallel by FFT
+convolution and run step by step with a compressed, constant-size fractional memory.
+
+Continuous model, per channel ``h = 1..H`` (``M = d_state // 2`` complex modes, conjugate pairs implied):
+
+    ``D^a s(t) = A s(t) + B x(t)``,  ``y(t) = 2 Re(C s(t)) + D x(t)``,  ``s(0) = 0``
+
+with Caputo order ``0 < a <= 1`` (per layer or per channel), ``Re(A) < 0``, learnable step ``Delta``.
+
+Discretisation (stated, exact): implicit (backward) Grünwald–Letnikov on the grid ``t_n = n Delta``,
+
+    ``sum_{j=0}^{n} w_j s_{n-j} = Delta^a (A s_n + B x_n)``,  ``(1 - z)^a = sum_j w_j z^j``,
+
+i.e. the recurrence ``s_n = (Delta^a B x_n - sum_{j>=1} w_j s_{n-j}) / (1 - Delta^a A)`` and the transfer
+function ``Delta^a C B / ((1 - z)^a - Delta^a A)``. Why this one: with zero initial state the GL and Caputo
+derivatives coincide, the scheme is unconditionally stable for ``Re(A) < 0`` (A-stable, like backward Euler),
+its transfer function is known in closed form (so the kernel is exact up to round-off, see
+:mod:`spikeDE.ssm.kernel`), it keeps the continuous power law (``K_n ~ n^{-1-a}``) and at ``a = 1``
+(``w = [1, -1, 0, ...]``) it is exactly the backward-Euler S4D-type diagonal SSM
+``s_n = (s_{n-1} + Delta B x_n) / (1 - Delta A)``.
+
+Two ways to run the same map ``x -> y``:
+
+* **parallel** (:meth:`FractionalSSM.forward`): the kernel ``K [H, L]`` (``O(H L)`` memory, ``O(H M L)`` time,
+  float64 contour FFT) is applied by FFT convolution, ``O(B H L log L)``.
+* **streaming** (:meth:`FractionalSSM.step`): the recurrence above with the history sum split into an exact
+  near window (lags ``1..W``) and the sum-of-exponentials (SOE) compression of the GL weights for lags
+  ``>= W + 1`` (:mod:`spikeDE.fractional.soe`: fixed rates, ``alpha`` only in the weights). State per mode:
+  ``W + Q`` complex numbers (``Q`` ~ 60-80 SOE modes), constant in time. The SOE's relative error is below
+  ``stream_tol`` for lags up to ``stream_n_max`` (default ``2^20``) and grows only like
+  ``stream_tol * n / stream_n_max`` beyond.
+
+Layout: input and output are ``[B, L, H]`` (batch, length, channels), as in S4-style code, not the time-first
+``[T, B, ...]`` of the neurons; a spiking block transposes once around the neuron.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .._checks import check_floating, check_positive
+from ..fractional.soe import soe_rates, soe_weights
+from ..fractional.weights import gl_weights
+from ..order import FractionalOrder
+from .kernel import gl_ssm_kernel
+
+__all__ = ["FractionalSSM", "FractionalSSMState"]
+
+_F64 = torch.float64
+_C128 = torch.complex128
+
+
+class FractionalSSMState(NamedTuple):
+    """Streaming state of a :class:`FractionalSSM`.
+
+    ``near``: ``[B, H, M, W]`` complex, the last ``W`` states (``near[..., j-1] = s_{n-j}``);
+    ``far``: ``[B, H, M, Q]`` complex, the SOE accumulators ``sum_{j>=W+1} exp(-rate_q j) s_{n-j}``.
+    """
+
+    near: torch.Tensor
+    far: torch.Tensor
+
+
+class FractionalSSM(nn.Module):
+    r"""Fractional-order diagonal state-space layer ``D^a s = A s + B x``, ``y = 2 Re(C s) + D x``.
+
+    See the module docstring for the equations and the discretisation. Input/output ``[B, L, H]``.
+
+    Args:
+        d_model: number of channels ``H`` (independent SSMs, one per channel).
+        d_state: state size ``N`` per channel, stored as ``N // 2`` complex modes whose conjugates are
+            implied (as in S4D); must be even.
+        alpha: fractional order(s) in ``(0, 1]``: a number, or ``H`` numbers with ``alpha_per_channel``.
+        learn_alpha: learn the order (``alpha = sigmoid(logit)`` in ``(0, 1)``; an initial 1 starts at
+            ``1 - 1e-3``). Use ``learn_alpha=False, alpha=1`` for the exact integer-order layer.
+        dt_min, dt_max: the step ``Delta`` of each channel starts log-uniform in ``[dt_min, dt_max]``.
+        bidirectional: add a second, anti-causal kernel (own ``C``; shared ``A, B, Delta, alpha``) applied to
+            the time-reversed sequence: ``y_j = sum_{n<=j} K0_{j-n} x_n + sum_{n>=j} K1_{n-j} x_n + D x_j``.
+            Not streamable.
+        alpha_per_channel: one order per channel (``True``) or one per layer.
+        init: ``"lin"`` (S4D-Lin: ``A_m = -1/2 + i pi m``) or ``"inv"`` (S4D-Inv:
+            ``A_m = -1/2 + i (N/pi) (N/(2m+1) - 1)``); ``B = 1``; ``C`` complex normal; ``D`` normal.
+        d_skip: include the skip term ``D x``.
+        kernel_oversample: contour points per lag for the kernel (1: rel. error ~1e-8, 2: ~1e-10);
+            ``None`` picks 2 for float64 inputs and 1 otherwise.
+        stream_window: exact near-history window ``W >= 1`` of the streaming mode.
+        stream_n_max, stream_tol: SOE range and relative tolerance of the streaming memory.
+        name: used in error messages.
+
+    Attributes:
+        order (FractionalOrder): the order; ``alpha`` (property) is its current value, shape ``()`` or ``[H]``.
+        log_dt ``[H]``, log_A_real ``[H, M]``, A_imag ``[H, M]``, B ``[H, M, 2]``, C ``[S, H, M, 2]`` (real
+        views of complex numbers; ``S = 2`` when bidirectional), D ``[H]`` (when ``d_skip``).
+    """
+
+    def __init__(self, d_model: int, d_state: int = 64, alpha=0.5, learn_alpha: bool = True,
+                 dt_min: float = 1e-3, dt_max: float = 1e-1, bidirectional: bool = False, *,
+                 alpha_per_channel: bool = True, init: str = "lin", d_skip: bool = True,
+                 kernel_oversample: int | None = None, stream_window: int = 4, stream_n_max: int = 2**20,
+                 stream_tol: float = 1e-6, name: str | None = None, device=None, dtype=None):
+        super().__init__()
+        where = f"FractionalSSM {name!r}" if name else "FractionalSSM"
+        self._where = where
+        for arg, v in (("d_model", d_model), ("d_state", d_state), ("stream_window", stream_window)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{where}: {arg} must be an int >= 1, got {v!r}")
+        if d_state % 2:
+            raise ValueError(f"{where}: d_state must be even (d_state // 2 complex conjugate pairs), "
+                             f"got {d_state}")
+        check_positive(dt_min, "dt_min", where)
+        check_positive(dt_max, "dt_max", where)
+        if dt_min > dt_max:
+            raise ValueError(f"{where}: dt_min must be <= dt_max, got dt_min={dt_min}, dt_max={dt_max}")
+        if init not in ("lin", "inv"):
+            raise ValueError(f"{where}: init must be 'lin' or 'inv', got {init!r}")
+        if kernel_oversample is not None and kernel_oversample not in (1, 2, 3, 4):
+            raise ValueError(f"{where}: kernel_oversample must be None, 1, 2, 3 or 4, got {kernel_oversample!r}")
+        if isinstance(stream_n_max, bool) or not isinstance(stream_n_max, int) or stream_n_max < stream_window + 1:
+            raise ValueError(f"{where}: stream_n_max must be an int >= stream_window + 1, got {stream_n_max!r}")
+        if not (isinstance(stream_tol, float) and 1e-12 <= stream_tol < 1e-2):
+            raise ValueError(f"{where}: stream_tol must be a float in [1e-12, 1e-2), got {stream_tol!r}")
+
+        H, M = d_model, d_state // 2
+        self.d_model, self.d_state, self.modes = H, d_state, M
+        self.bidirectional = bool(bidirectional)
+        self.kernel_oversample = kernel_oversample
+        self.stream_window, self.stream_n_max, self.stream_tol = stream_window, stream_n_max, stream_tol
+        fk = dict(device=device, dtype=dtype or torch.get_default_dtype())
+        self.order = FractionalOrder(alpha, learnable=learn_alpha, shape=(H,) if alpha_per_channel else (),
+                                     name=where)
+        self.order.to(**fk)
+
+        log_dt = torch.rand(H, **fk) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
+        self.log_dt = nn.Parameter(log_dt)
+        self.log_A_real = nn.Parameter(torch.full((H, M), math.log(0.5), **fk))
+        m = torch.arange(M, **fk)
+        imag = math.pi * m if init == "lin" else (d_state / math.pi) * (d_state / (2 * m + 1) - 1)
+        self.A_imag = nn.Parameter(imag.expand(H, M).clone())
+        B = torch.zeros(H, M, 2, **fk)
+        B[..., 0] = 1.0
+        self.B = nn.Parameter(B)
+        S = 2 if self.bidirectional else 1
+        self.C = nn.Parameter(torch.randn(S, H, M, 2, **fk) * math.sqrt(0.5))
+        self.D = nn.Parameter(torch.randn(H, **fk)) if d_skip else None
+        self._stream_cache = None
+
+    # ----------------------------------------------------------------------------------------------------
+    @property
+    def alpha(self) -> torch.Tensor:
+        """The current order (with its graph when learnable): shape ``[H]`` or ``()``."""
+        return self.order()
+
+    def _param_dtype(self):
+        return self.log_dt.dtype
+
+    def discrete(self):
+        r"""Float64/complex128 ``(alpha, lam = Delta^a A [H, M], c = Delta^a B C [S, H, M], Delta^a B [H, M])``."""
+        a = self.order().to(_F64)
+        a_h = a if a.dim() else a.expand(self.d_model)
+        da = torch.exp(a_h * self.log_dt.to(_F64))  # Delta^a, [H]
+        A = torch.complex(-torch.exp(self.log_A_real.to(_F64)), self.A_imag.to(_F64))
+        B = torch.view_as_complex(self.B.to(_F64))
+        C = torch.view_as_complex(self.C.to(_F64))
+        dB = da.unsqueeze(-1) * B
+        return a, da.unsqueeze(-1) * A, C * dB, dB
+
+    def kernel(self, length: int, *, dtype=None, oversample: int | None = None) -> torch.Tensor:
+        r"""The convolution kernel(s) ``[S, H, L]`` (``S = 2`` when bidirectional: causal, anti-causal).
+
+        ``K[s, h, n] = 2 Re sum_m [z^n] Delta^a B C_s / ((1 - z)^a - Delta^a A)``, generated in float64 and
+        returned in ``dtype`` (default: the parameters' dtype).
+        """
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise ValueError(f"{self._where}: length must be an int >= 1, got {length!r}")
+        dtype = dtype or self._param_dtype()
+        if oversample is None:
+            oversample = self.kernel_oversample or (2 if dtype == torch.float64 else 1)
+        a, lam, c, _ = self.discrete()
+        return gl_ssm_kernel(lam, c, a, length, oversample=oversample).to(dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Parallel mode: ``x [B, L, H] -> y [B, L, H]`` (FFT convolution with :meth:`kernel`)."""
+        check_floating(x, "x", self._where)
+        if x.dim() != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(f"{self._where}: x must have shape [batch, length, {self.d_model}] "
+                             f"(batch-first, channels last), got {tuple(x.shape)}")
+        L = x.shape[1]
+        K = self.kernel(L, dtype=x.dtype).to(x.device)
+        nfft = 1 << (2 * L - 1).bit_length()
+        Kf = torch.fft.rfft(K, n=nfft)  # [S, H, F]
+        if self.bidirectional:
+            Kf = Kf[0] + Kf[1].conj()  # correlation with K1 = the anti-causal part
+        else:
+            Kf = Kf[0]
+        xf = torch.fft.rfft(x.transpose(1, 2), n=nfft)  # [B, H, F]
+        y = torch.fft.irfft(xf * Kf, n=nfft)[..., :L].transpose(1, 2)
+        if self.D is not None:
+            y = y + x * self.D.to(x.dtype)
+        return y
+
+    # ----------------------------------------------------------------------------------------------------
+    def _stream_coefficients(self, dtype, device):
+        """``(w_near [H, W], omega [H, Q], decay [Q], inject [Q], in_gain [H, M], fb [H, M], C [H, M], D [H])``."""
+        key = None
+        if not torch.is_grad_enabled():
+            key = (dtype, device) + tuple((id(t), t._version) for t in list(self.parameters()) + list(self.buffers()))
+            if self._stream_cache is not None and self._stream_cache[0] == key:
+                return self._stream_cache[1]
+        W = self.stream_window
+        a, lam, c, dB = self.discrete()
+        a_h = a if a.dim() else a.expand(self.d_model)
+        rates, du = soe_rates(W + 1, self.stream_n_max, self.stream_tol, device=a.device)
+        omega = soe_weights("gl", a_h, rates, du).reshape(self.d_model, -1)  # [H, Q]
+        w_near = gl_weights(a_h, W + 1).reshape(self.d_model, W + 1)[:, 1:]  # [H, W]
+        inv = 1.0 / (1.0 - lam)
+        cdt = _C128 if dtype == torch.float64 else torch.complex64
+        C = torch.view_as_complex(self.C.to(_F64))[0]
+        out = (w_near.to(cdt).unsqueeze(-1), omega.to(cdt).unsqueeze(-1), torch.exp(-rates).to(dtype),
+               torch.exp(-rates * (W + 1)).to(dtype), (dB * inv).to(cdt), inv.to(cdt), C.to(cdt),
+               None if self.D is None else self.D.to(dtype))
+        out = tuple(None if t is None else t.to(device) for t in out)
+        if key is not None:
+            self._stream_cache = (key, out)
+        return out
+
+    def default_state(self, batch: int, *, device=None, dtype=None) -> FractionalSSMState:
+        """Zero streaming state for ``batch`` sequences (``dtype``: the real dtype of the inputs)."""
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"{self._where}: batch must be an int >= 1, got {batch!r}")
+        dtype = dtype or self._param_dtype()
+        cdt = _C128 if dtype == torch.float64 else torch.complex64
+        device = device or self.log_dt.device
+        Q = soe_rates(self.stream_window + 1, self.stream_n_max, self.stream_tol)[0].numel()
+        shape = (batch, self.d_model, self.modes)
+        return FractionalSSMState(torch.zeros(*shape, self.stream_window, dtype=cdt, device=device),
+                                  torch.zeros(*shape, Q, dtype=cdt, device=device))
+
+    def step(self, x_t: torch.Tensor, state: FractionalSSMState):
+        r"""One streaming step: ``x_t [B, H] -> (y_t [B, H], new state)`` (the given state is not modified).
+
+        ``s_n = (Delta^a B x_n - sum_{j=1}^{W} w_j s_{n-j} - sum_q omega_q F_q) / (1 - Delta^a A)`` with the
+        SOE accumulators ``F_q = sum_{j>=W+1} e^{-r_q j} s_{n-j}``, updated as
+        ``F_q <- e^{-r_q} F_q + e^{-r_q (W+1)} s_{n-W}``. Coefficients are cached under ``torch.no_grad()``.
+        """
+        if self.bidirectional:
+            raise RuntimeError(f"{self._where}: a bidirectional layer looks at the future and cannot be run "
+                               "step by step; build it with bidirectional=False for streaming")
+        check_floating(x_t, "x_t", self._where)
+        if x_t.dim() != 2 or x_t.shape[-1] != self.d_model:
+            raise ValueError(f"{self._where}: x_t must have shape [batch, {self.d_model}], got {tuple(x_t.shape)}")
+        near, far = state
+        if near.shape[:3] != (x_t.shape[0], self.d_model, self.modes) or near.shape[-1] != self.stream_window:
+            raise ValueError(f"{self._where}: state does not match the input/layer: near has shape "
+                             f"{tuple(near.shape)}, expected ({x_t.shape[0]}, {self.d_model}, {self.modes}, "
+                             f"{self.stream_window}); build it with default_state(batch)")
+        w_near, omega, decay, inject, in_gain, fb, C, D = self._stream_coefficients(x_t.dtype, x_t.device)
+        hist = torch.matmul(near, w_near).squeeze(-1) + torch.matmul(far, omega).squeeze(-1)  # [B, H, M]
+        s = in_gain * x_t.unsqueeze(-1) - fb * hist
+        y = 2.0 * (C.real * s.real - C.imag * s.imag).sum(-1)
+        if D is not None:
+            y = y + D * x_t
+        far = far * decay + near[..., -1:] * inject
+        near = torch.cat([s.unsqueeze(-1), near[..., :-1]], -1)
+        return y, FractionalSSMState(near, far)
+
+    def extra_repr(self) -> str:
+        return (f"d_model={self.d_model}, d_state={self.d_state}, {self.order.extra_repr()}, "
+                f"bidirectional={self.bidirectional}, d_skip={self.D is not None}")
