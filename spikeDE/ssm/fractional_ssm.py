@@ -26,9 +26,10 @@ Two ways to run the same map ``x -> y``:
 * **streaming** (:meth:`FractionalSSM.step`): the recurrence above with the history sum split into an exact
   near window (lags ``1..W``) and the sum-of-exponentials (SOE) compression of the GL weights for lags
   ``>= W + 1`` (:mod:`spikeDE.fractional.soe`: fixed rates, ``alpha`` only in the weights). State per mode:
-  ``W + Q`` complex numbers (``Q`` ~ 60-80 SOE modes), constant in time. The SOE's relative error is below
-  ``stream_tol`` for lags up to ``stream_n_max`` (default ``2^20``) and grows only like
-  ``stream_tol * n / stream_n_max`` beyond.
+  ``W + Q`` complex numbers, constant in time (defaults ``W = 4``, ``stream_tol = 1e-4``,
+  ``stream_n_max = 2^20``: ``Q = 43``). The SOE's relative error on the GL weights is below ``stream_tol`` for
+  lags up to ``stream_n_max`` and grows only like ``stream_tol * n / stream_n_max`` beyond; the streamed
+  output differs from the parallel one by about ``1e-3 * stream_tol`` (relative).
 
 Layout: input and output are ``[B, L, H]`` (batch, length, channels), as in S4-style code, not the time-first
 ``[T, B, ...]`` of the neurons; a spiking block transposes once around the neuron.
@@ -54,10 +55,11 @@ _C128 = torch.complex128
 
 
 class FractionalSSMState(NamedTuple):
-    """Streaming state of a :class:`FractionalSSM`.
+    """Streaming state of a :class:`FractionalSSM` (real tensors; the last axis holds the ``M`` complex modes
+    as (real, imag) pairs, ``torch.view_as_complex(t.reshape(*t.shape[:-1], M, 2))``).
 
-    ``near``: ``[B, H, M, W]`` complex, the last ``W`` states (``near[..., j-1] = s_{n-j}``);
-    ``far``: ``[B, H, M, Q]`` complex, the SOE accumulators ``sum_{j>=W+1} exp(-rate_q j) s_{n-j}``.
+    ``near``: ``[B, H, W, 2M]``, the last ``W`` states ``s_{n-1}, ..., s_{n-W}``;
+    ``far``: ``[B, H, Q, 2M]``, the SOE accumulators ``F_q = sum_{j>=W+1} exp(-rate_q j) s_{n-j}``.
     """
 
     near: torch.Tensor
@@ -100,7 +102,7 @@ class FractionalSSM(nn.Module):
                  dt_min: float = 1e-3, dt_max: float = 1e-1, bidirectional: bool = False, *,
                  alpha_per_channel: bool = True, init: str = "lin", d_skip: bool = True,
                  kernel_oversample: int | None = None, stream_window: int = 4, stream_n_max: int = 2**20,
-                 stream_tol: float = 1e-6, name: str | None = None, device=None, dtype=None):
+                 stream_tol: float = 1e-4, name: str | None = None, device=None, dtype=None):
         super().__init__()
         where = f"FractionalSSM {name!r}" if name else "FractionalSSM"
         self._where = where
@@ -202,24 +204,29 @@ class FractionalSSM(nn.Module):
         return y
 
     # ----------------------------------------------------------------------------------------------------
+    @property
+    def stream_modes(self) -> int:
+        """Number ``Q`` of SOE accumulators per state entry in the streaming mode (rate 0 included)."""
+        return int(soe_rates(self.stream_window + 1, self.stream_n_max, self.stream_tol)[0].numel())
+
     def _stream_coefficients(self, dtype, device):
-        """``(w_near [H, W], omega [H, Q], decay [Q], inject [Q], in_gain [H, M], fb [H, M], C [H, M], D [H])``."""
+        """``(w_near [H, 1, W], omega [H, 1, Q], decay [Q, 1], inject [Q, 1], in_gain, fb, C [H, M], D [H])``."""
         key = None
         if not torch.is_grad_enabled():
             key = (dtype, device) + tuple((id(t), t._version) for t in list(self.parameters()) + list(self.buffers()))
             if self._stream_cache is not None and self._stream_cache[0] == key:
                 return self._stream_cache[1]
-        W = self.stream_window
+        W, H = self.stream_window, self.d_model
         a, lam, c, dB = self.discrete()
-        a_h = a if a.dim() else a.expand(self.d_model)
+        a_h = a if a.dim() else a.expand(H)
         rates, du = soe_rates(W + 1, self.stream_n_max, self.stream_tol, device=a.device)
-        omega = soe_weights("gl", a_h, rates, du).reshape(self.d_model, -1)  # [H, Q]
-        w_near = gl_weights(a_h, W + 1).reshape(self.d_model, W + 1)[:, 1:]  # [H, W]
+        omega = soe_weights("gl", a_h, rates, du).reshape(H, 1, -1)  # lags >= W + 1
+        w_near = gl_weights(a_h, W + 1).reshape(H, 1, W + 1)[..., 1:]  # lags 1..W
         inv = 1.0 / (1.0 - lam)
         cdt = _C128 if dtype == torch.float64 else torch.complex64
         C = torch.view_as_complex(self.C.to(_F64))[0]
-        out = (w_near.to(cdt).unsqueeze(-1), omega.to(cdt).unsqueeze(-1), torch.exp(-rates).to(dtype),
-               torch.exp(-rates * (W + 1)).to(dtype), (dB * inv).to(cdt), inv.to(cdt), C.to(cdt),
+        out = (w_near.to(dtype), omega.to(dtype), torch.exp(-rates).unsqueeze(-1).to(dtype),
+               torch.exp(-rates * (W + 1)).unsqueeze(-1).to(dtype), (dB * inv).to(cdt), inv.to(cdt), C.to(cdt),
                None if self.D is None else self.D.to(dtype))
         out = tuple(None if t is None else t.to(device) for t in out)
         if key is not None:
@@ -230,20 +237,19 @@ class FractionalSSM(nn.Module):
         """Zero streaming state for ``batch`` sequences (``dtype``: the real dtype of the inputs)."""
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ValueError(f"{self._where}: batch must be an int >= 1, got {batch!r}")
-        dtype = dtype or self._param_dtype()
-        cdt = _C128 if dtype == torch.float64 else torch.complex64
-        device = device or self.log_dt.device
-        Q = soe_rates(self.stream_window + 1, self.stream_n_max, self.stream_tol)[0].numel()
-        shape = (batch, self.d_model, self.modes)
-        return FractionalSSMState(torch.zeros(*shape, self.stream_window, dtype=cdt, device=device),
-                                  torch.zeros(*shape, Q, dtype=cdt, device=device))
+        kw = dict(dtype=dtype or self._param_dtype(), device=device or self.log_dt.device)
+        shape = (batch, self.d_model)
+        return FractionalSSMState(torch.zeros(*shape, self.stream_window, 2 * self.modes, **kw),
+                                  torch.zeros(*shape, self.stream_modes, 2 * self.modes, **kw))
 
     def step(self, x_t: torch.Tensor, state: FractionalSSMState):
         r"""One streaming step: ``x_t [B, H] -> (y_t [B, H], new state)`` (the given state is not modified).
 
         ``s_n = (Delta^a B x_n - sum_{j=1}^{W} w_j s_{n-j} - sum_q omega_q F_q) / (1 - Delta^a A)`` with the
         SOE accumulators ``F_q = sum_{j>=W+1} e^{-r_q j} s_{n-j}``, updated as
-        ``F_q <- e^{-r_q} F_q + e^{-r_q (W+1)} s_{n-W}``. Coefficients are cached under ``torch.no_grad()``.
+        ``F_q <- e^{-r_q} F_q + e^{-r_q (W+1)} s_{n-W}``; ``y_n = 2 Re(C s_n) + D x_n``. Cost ``O(B H M (W+Q))``.
+        Coefficients are cached under ``torch.no_grad()`` (recomputed when a parameter changes); with gradients
+        enabled the step is differentiable.
         """
         if self.bidirectional:
             raise RuntimeError(f"{self._where}: a bidirectional layer looks at the future and cannot be run "
@@ -251,19 +257,29 @@ class FractionalSSM(nn.Module):
         check_floating(x_t, "x_t", self._where)
         if x_t.dim() != 2 or x_t.shape[-1] != self.d_model:
             raise ValueError(f"{self._where}: x_t must have shape [batch, {self.d_model}], got {tuple(x_t.shape)}")
-        near, far = state
-        if near.shape[:3] != (x_t.shape[0], self.d_model, self.modes) or near.shape[-1] != self.stream_window:
-            raise ValueError(f"{self._where}: state does not match the input/layer: near has shape "
-                             f"{tuple(near.shape)}, expected ({x_t.shape[0]}, {self.d_model}, {self.modes}, "
-                             f"{self.stream_window}); build it with default_state(batch)")
+        W, Bt, H, M = self.stream_window, x_t.shape[0], self.d_model, self.modes
         w_near, omega, decay, inject, in_gain, fb, C, D = self._stream_coefficients(x_t.dtype, x_t.device)
-        hist = torch.matmul(near, w_near).squeeze(-1) + torch.matmul(far, omega).squeeze(-1)  # [B, H, M]
-        s = in_gain * x_t.unsqueeze(-1) - fb * hist
+        near, far = state
+        for t, rows, what in ((near, W, "near"), (far, decay.shape[0], "far")):
+            if not isinstance(t, torch.Tensor) or tuple(t.shape) != (Bt, H, rows, 2 * M) or t.dtype != x_t.dtype:
+                got = (tuple(t.shape), t.dtype) if isinstance(t, torch.Tensor) else type(t).__name__
+                raise ValueError(f"{self._where}: state does not match the input/layer: {what} is {got}, expected "
+                                 f"shape {(Bt, H, rows, 2 * M)} and dtype {x_t.dtype}; build it with "
+                                 "default_state(batch, dtype=...)")
+        BH = Bt * H
+        hist = (torch.bmm(w_near.expand(Bt, H, 1, W).reshape(BH, 1, W), near.reshape(BH, W, 2 * M))
+                + torch.bmm(omega.expand(Bt, H, 1, -1).reshape(BH, 1, -1), far.reshape(BH, -1, 2 * M)))
+        s = in_gain * x_t.unsqueeze(-1) - fb * torch.view_as_complex(hist.reshape(Bt, H, M, 2))
         y = 2.0 * (C.real * s.real - C.imag * s.imag).sum(-1)
         if D is not None:
             y = y + D * x_t
-        far = far * decay + near[..., -1:] * inject
-        near = torch.cat([s.unsqueeze(-1), near[..., :-1]], -1)
+        oldest = near[:, :, W - 1:W]
+        if torch.is_grad_enabled():
+            far = far * decay + oldest * inject
+        else:
+            far = far * decay
+            far.addcmul_(oldest, inject)
+        near = torch.cat([torch.view_as_real(s).reshape(Bt, H, 1, 2 * M), near[:, :, :W - 1]], 2)
         return y, FractionalSSMState(near, far)
 
     def extra_repr(self) -> str:
