@@ -114,7 +114,7 @@ def test_step_is_differentiable_and_does_not_modify_the_state():
     torch.testing.assert_close(torch.stack(ys, 1).detach(), ref, rtol=1e-6, atol=1e-9)
 
 
-def test_learnable_alpha_gets_a_gradient_and_the_step_is_finite_difference_correct():
+def test_learnable_alpha_gets_a_gradient_equal_to_the_finite_difference():
     torch.manual_seed(6)
     ssm = FractionalSSM(4, 8, alpha=0.5, learn_alpha=True, dtype=F64)
     x = torch.randn(2, 64, 4, dtype=F64)

@@ -49,75 +49,94 @@ def _chunk(H: int, M: int) -> int:
     return max(1, _CHUNK_ELEMS // max(1, H * M))
 
 
-def _cauchy_forward(g: torch.Tensor, lam: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    S, H, M = c.shape
-    K = g.shape[-1]
-    out = torch.empty(S, H, K, dtype=_C128, device=g.device)
-    # 2 Re(c) g - 2 Re(c conj(lam)) over (g - lam)(g - conj(lam)), summed over modes by a batched product.
-    p = (2.0 * c.real).transpose(0, 1)  # [H, S, M]
-    t = (2.0 * (c * lam.conj()).real).transpose(0, 1)
-    two_re_lam = (2.0 * lam.real).unsqueeze(-1)
-    abs2_lam = (lam.real.square() + lam.imag.square()).unsqueeze(-1)
-    pt = torch.cat([p, t], 1)  # [H, 2S, M]
-    step = _chunk(H, M)
-    for k0 in range(0, K, step):
-        gk = g[:, k0:k0 + step]
-        kc = gk.shape[-1]
-        den = (gk.square().unsqueeze(1) - two_re_lam * gk.unsqueeze(1)) + abs2_lam  # [H, M, kc]
-        inv = torch.view_as_real(den.reciprocal()).reshape(H, M, 2 * kc)
-        sums = torch.view_as_complex(torch.bmm(pt, inv).reshape(H, 2 * S, kc, 2))  # [H, 2S, kc]
-        out[:, :, k0:k0 + kc] = (gk.unsqueeze(1) * sums[:, :S] - sums[:, S:]).transpose(0, 1)
-    return out
+def _chunks(H: int, M: int, K: int):
+    step = max(1, _CHUNK_ELEMS // max(1, H * M))
+    return [(k0, min(K, k0 + step)) for k0 in range(0, K, step)]
 
 
-class _CauchyPairs(torch.autograd.Function):
-    """``G[s, h, k] = sum_m c[s,h,m] / (g[h,k] - lam[h,m]) + conj(c[s,h,m]) / (g[h,k] - conj(lam[h,m]))``."""
+def _as_real_rows(z: torch.Tensor) -> torch.Tensor:
+    """``[..., R, k]`` complex -> ``[..., R, 2k]`` real (interleaved re, im): a view for contiguous input."""
+    return torch.view_as_real(z).reshape(*z.shape[:-1], 2 * z.shape[-1])
+
+
+def _inverse_denominators(gk, a, b):
+    """``R = 1 / (g^2 - a g + b)`` for one chunk of points: ``[H, M, kc]`` complex."""
+    return ((gk * gk).unsqueeze(1) - a.unsqueeze(-1) * gk.unsqueeze(1) + b.unsqueeze(-1)).reciprocal()
+
+
+class _PairSum(torch.autograd.Function):
+    r"""``G[s, h, k] = sum_m (p[s,h,m] g[h,k] - t[s,h,m]) / (g[h,k]^2 - a[h,m] g[h,k] + b[h,m])``.
+
+    ``g`` complex, ``p, t, a, b`` real. With ``p = 2 Re c``, ``t = 2 Re(c conj(lam))``, ``a = 2 Re lam``,
+    ``b = |lam|^2`` this is ``sum_m c/(g - lam) + conj(c)/(g - conj(lam))`` (the two poles of a conjugate pair
+    over one common denominator). Every sum over modes or points is a real batched matrix product with the
+    chunk's ``R = 1/den`` (or ``R^2``); the ``[H, M, K]`` terms are recomputed chunk by chunk in the backward
+    pass instead of being stored.
+    """
 
     @staticmethod
-    def forward(ctx, g, lam, c):
-        ctx.save_for_backward(g, lam, c)
-        return _cauchy_forward(g, lam, c)
+    def forward(ctx, g, p, t, a, b):
+        ctx.save_for_backward(g, p, t, a, b)
+        S, H, M = p.shape
+        K = g.shape[-1]
+        pt = torch.cat([p, t], 0).transpose(0, 1)  # [H, 2S, M]
+        out = torch.empty(S, H, K, dtype=g.dtype, device=g.device)
+        for k0, k1 in _chunks(H, M, K):
+            gk = g[:, k0:k1]
+            R = _as_real_rows(_inverse_denominators(gk, a, b))  # [H, M, 2kc]
+            sums = torch.view_as_complex(torch.bmm(pt, R).reshape(H, 2 * S, k1 - k0, 2)).transpose(0, 1)
+            out[:, :, k0:k1] = gk * sums[:S] - sums[S:]
+        return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, U):
-        # PyTorch's complex convention: grad = dL/dRe + i dL/dIm. For a holomorphic dependence s(z) the
-        # vector-Jacobian product is U conj(ds/dz); for an anti-holomorphic one s(conj z) it is conj(U) ds/dconj(z).
-        g, lam, c = ctx.saved_tensors
-        S, H, M = c.shape
+        # grad convention: dL = Re(sum conj(U) dG); real theta: Re(sum conj(U) dG/dtheta); complex g
+        # (holomorphic): U conj(dG/dg).  Re(sum_k V_k R_k) = real product of view_as_real(conj(V)) and R.
+        g, p, t, a, b = ctx.saved_tensors
+        S, H, M = p.shape
         K = g.shape[-1]
-        need_g, need_lam, need_c = ctx.needs_input_grad
-        U = U.to(_C128)
-        gc = torch.zeros(S, H, M, dtype=_C128, device=g.device) if (need_c or need_lam) else None
-        glam_s = torch.zeros(S, H, M, dtype=_C128, device=g.device) if need_lam else None
-        gg = torch.empty(H, K, dtype=_C128, device=g.device) if need_g else None
-        lam_e, lamc_e = lam.unsqueeze(-1), lam.conj().unsqueeze(-1)
-        c_h = c.transpose(0, 1)  # [H, S, M]
-        step = _chunk(H, M)
-        for k0 in range(0, K, step):
-            gk = g[:, k0:k0 + step].unsqueeze(1)  # [H, 1, kc]
-            Uk = U[:, :, k0:k0 + step].transpose(0, 1)  # [H, S, kc]
-            inv1 = (gk - lam_e).reciprocal()  # [H, M, kc]
-            inv2 = (gk - lamc_e).reciprocal()
-            if need_c:
-                gc += (torch.bmm(Uk, inv1.conj().transpose(1, 2))
-                       + torch.bmm(Uk, inv2.conj().transpose(1, 2)).conj()).transpose(0, 1)
-            sq1, sq2 = inv1.square(), inv2.square()
-            if need_lam:
-                glam_s += (torch.bmm(Uk, sq1.conj().transpose(1, 2))
-                           + torch.bmm(Uk, sq2.conj().transpose(1, 2)).conj()).transpose(0, 1)
+        need_g = ctx.needs_input_grad[0]
+        Uh = U.transpose(0, 1)  # [H, S, K]
+        gp, gt = torch.zeros_like(p.transpose(0, 1)), torch.zeros_like(p.transpose(0, 1))  # [H, S, M]
+        x2, x1, x0 = (torch.zeros_like(gp) for _ in range(3))
+        gg = torch.empty_like(g) if need_g else None
+        ph, th = p.transpose(0, 1), t.transpose(0, 1)
+        rows_r = ph.contiguous()
+        rows_r2 = torch.cat([ph, th, ph * a.unsqueeze(1), th * a.unsqueeze(1)], 1)  # [H, 4S, M]
+        for k0, k1 in _chunks(H, M, K):
+            gk, Uk = g[:, k0:k1], Uh[:, :, k0:k1]
+            R = _inverse_denominators(gk, a, b)
+            R2 = R * R
+            Rr, R2r = _as_real_rows(R), _as_real_rows(R2)
+            ugc = Uk * gk.conj().unsqueeze(1)
+            v1 = _as_real_rows(torch.cat([ugc, Uk], 1))  # conj of (conj(U) g, conj(U))
+            re1 = torch.bmm(v1, Rr.transpose(1, 2))  # [H, 2S, M]
+            gp += re1[:, :S]
+            gt -= re1[:, S:]
+            v2 = _as_real_rows(torch.cat([ugc * gk.conj().unsqueeze(1), ugc, Uk], 1))
+            re2 = torch.bmm(v2, R2r.transpose(1, 2))  # [H, 3S, M]
+            x2 += re2[:, :S]
+            x1 += re2[:, S:2 * S]
+            x0 += re2[:, 2 * S:]
             if need_g:
-                d = torch.bmm(c_h, sq1) + torch.bmm(c_h.conj(), sq2)  # [H, S, kc]
-                gg[:, k0:k0 + Uk.shape[-1]] = -(Uk * d.conj()).sum(1)
-        glam = (c.conj() * glam_s).sum(0) if need_lam else None
-        return gg, glam, (gc if need_c else None)
+                kc = k1 - k0
+                pr = torch.view_as_complex(torch.bmm(rows_r, Rr).reshape(H, S, kc, 2))
+                r2 = torch.view_as_complex(torch.bmm(rows_r2, R2r).reshape(H, 4 * S, kc, 2))
+                pr2, tr2, par2, tar2 = r2[:, :S], r2[:, S:2 * S], r2[:, 2 * S:3 * S], r2[:, 3 * S:]
+                gkk = gk.unsqueeze(1)
+                dG = pr - (2.0 * gkk * (gkk * pr2 - tr2) - (gkk * par2 - tar2))
+                gg[:, k0:k1] = (Uk * dG.conj()).sum(1)
+        ga = (ph * x2 - th * x1).sum(1)
+        gb = -(ph * x1 - th * x0).sum(1)
+        return gg, gp.transpose(0, 1), gt.transpose(0, 1), ga, gb
 
 
 def cauchy_pairs(g: torch.Tensor, lam: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     r"""Conjugate-pair Cauchy sum ``G[s,h,k] = sum_m c/(g - lam) + conj(c)/(g - conj(lam))``, chunked.
 
     ``g``: ``[H, K]``, ``lam``: ``[H, M]``, ``c``: ``[S, H, M]`` (complex; computed in complex128).
-    Memory ``O(S H K)``: the ``[H, M, K]`` terms are never stored, in the forward or the backward pass.
+    Memory ``O(S H K + H M)``: the ``[H, M, K]`` terms are never stored, in the forward or the backward pass.
     """
     if g.dim() != 2 or lam.dim() != 2 or c.dim() != 3:
         raise ValueError(f"cauchy_pairs: expected g [H, K], lam [H, M], c [S, H, M], got "
@@ -125,7 +144,10 @@ def cauchy_pairs(g: torch.Tensor, lam: torch.Tensor, c: torch.Tensor) -> torch.T
     if g.shape[0] != lam.shape[0] or tuple(c.shape[1:]) != tuple(lam.shape):
         raise ValueError(f"cauchy_pairs: shapes do not match: g {tuple(g.shape)}, lam {tuple(lam.shape)}, "
                          f"c {tuple(c.shape)}")
-    return _CauchyPairs.apply(g.to(_C128), lam.to(_C128), c.to(_C128))
+    g, lam, c = g.to(_C128), lam.to(_C128), c.to(_C128)
+    p = 2.0 * c.real
+    t = 2.0 * (c.real * lam.real + c.imag * lam.imag)  # 2 Re(c conj(lam))
+    return _PairSum.apply(g, p, t, 2.0 * lam.real, lam.real.square() + lam.imag.square())
 
 
 def contour_radius(length: int, points: int) -> float:
