@@ -9,11 +9,17 @@ F64, C128 = torch.float64, torch.complex128
 
 def recurrence(ssm, x, direction=0):
     """Plain O(L^2) loop of sum_{j=0}^{n} w_j s_{n-j} = Delta^a (A s_n + B x_n), y = 2 Re(C s) + D x,
-    from the raw parameters (A = -exp(log_A_real) + i A_imag, Delta = exp(log_dt))."""
+    from the raw parameters (P = -exp(log_A_real) + i A_imag, A from P, Delta = exp(log_dt))."""
     with torch.no_grad():
         a = ssm.alpha.to(F64).expand(ssm.d_model)
         dt = ssm.log_dt.to(F64).exp()
-        A = torch.complex(-ssm.log_A_real.to(F64).exp(), ssm.A_imag.to(F64))
+        P = torch.complex(-ssm.log_A_real.to(F64).exp(), ssm.A_imag.to(F64))
+        if ssm.A_parameterization == "sector":  # A = -|P|^a e^{i (2-a) arg(-P)}, from polar coordinates
+            phi = torch.atan2(-P.imag, -P.real)
+            r = P.abs() ** a[:, None]
+            A = torch.complex(-r * torch.cos((2 - a[:, None]) * phi), -r * torch.sin((2 - a[:, None]) * phi))
+        else:
+            A = P
         B = torch.view_as_complex(ssm.B.to(F64))
         C = torch.view_as_complex(ssm.C.to(F64))[direction]
         x = x.to(F64)
@@ -160,6 +166,8 @@ def test_bad_arguments_are_named():
         FractionalSSM(4, dt_min=0.5, dt_max=0.1)
     with pytest.raises(ValueError, match="init"):
         FractionalSSM(4, init="legs")
+    with pytest.raises(ValueError, match="A_parameterization"):
+        FractionalSSM(4, A_parameterization="pole")
     ssm = FractionalSSM(4, 8)
     with pytest.raises(ValueError, match=r"x must have shape \[batch, length, 4\]"):
         ssm(torch.randn(10, 4))
@@ -173,3 +181,44 @@ def test_bad_arguments_are_named():
         ssm.step(torch.randn(3, 4), ssm.default_state(2))
     with pytest.raises(ValueError, match="state does not match"):
         ssm.step(torch.randn(2, 4), ssm.default_state(2, dtype=torch.float64))
+
+
+def test_direct_parameterization_matches_the_recurrence():
+    torch.manual_seed(7)
+    ssm = FractionalSSM(3, 6, alpha=[0.3, 0.5, 0.9], learn_alpha=False, A_parameterization="direct", dtype=F64)
+    x = torch.randn(2, 200, 3, dtype=F64)
+    ref = recurrence(ssm, x) + skip(ssm, x)
+    assert ((ssm(x) - ref).norm() / ref.norm()).item() <= 1e-5
+
+
+def test_sector_map_covers_the_stable_sector_and_is_s4d_at_alpha_one():
+    torch.manual_seed(8)
+    H, N = 5, 32
+    for alpha in (0.2, 0.5, 0.8, 1.0):
+        ssm = FractionalSSM(H, N, alpha=alpha, learn_alpha=False, dtype=F64)
+        with torch.no_grad():
+            ssm.log_A_real.uniform_(-3, 2)
+            ssm.A_imag.normal_(0, 20)
+            ssm.A_imag[:, 0] = 0.0  # a real pole
+            a, lam, _, _ = ssm.discrete()
+            a = a.unsqueeze(-1)
+            A = lam / ssm.log_dt.exp().unsqueeze(-1) ** a
+            P = torch.complex(-ssm.log_A_real.exp(), ssm.A_imag)
+        assert bool((A.angle().abs() > a * torch.pi / 2).all())  # stable (Matignon)
+        torch.testing.assert_close(A.abs(), P.abs() ** a, rtol=1e-12, atol=0)  # same time scale
+        torch.testing.assert_close(A[:, 0].imag, torch.zeros(H, dtype=F64), rtol=0, atol=1e-12)
+        assert bool((A[:, 0].real < 0).all())
+        if alpha == 1.0:
+            torch.testing.assert_close(A, P, rtol=1e-12, atol=1e-12)
+
+
+def test_sector_modes_oscillate_at_alpha_half_direct_modes_do_not():
+    sign_changes = {}
+    for par in ("sector", "direct"):
+        ssm = FractionalSSM(3, 2, alpha=0.5, learn_alpha=False, A_parameterization=par, dt_min=0.01,
+                            dt_max=0.01, dtype=F64)
+        with torch.no_grad():
+            ssm.A_imag.fill_(10.0)  # P = -0.5 + 10i: a lightly damped S4D mode
+            K = ssm.kernel(4000)[0]
+        sign_changes[par] = ((K[:, 1:] * K[:, :-1]) < 0).sum(1)
+    assert bool((sign_changes["sector"] >= 8).all()) and bool((sign_changes["direct"] <= 2).all())

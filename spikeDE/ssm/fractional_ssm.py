@@ -5,7 +5,21 @@ Continuous model, per channel ``h = 1..H`` (``M = d_state // 2`` complex modes, 
 
     ``D^a s(t) = A s(t) + B x(t)``,  ``y(t) = 2 Re(C s(t)) + D x(t)``,  ``s(0) = 0``
 
-with Caputo order ``0 < a <= 1`` (per layer or per channel), ``Re(A) < 0``, learnable step ``Delta``.
+with Caputo order ``0 < a <= 1`` (per layer or per channel) and a learnable step ``Delta``.
+
+The diagonal ``A`` is parameterised through an S4D-type ``P = -exp(log_A_real) + i A_imag`` (``Re P < 0``,
+S4D-Lin/Inv initialisation) as
+
+    ``A = -|P|^a exp(i (2 - a) arg(-P))``   (default ``A_parameterization="sector"``).
+
+Reason: a fractional mode ``1/(s^a - A)`` is stable iff ``|arg A| > a pi/2`` (Matignon) and oscillates (has a
+pole on the principal sheet) iff ``|arg A| < a pi``. The map sends the stable half-plane of ``P``
+(``|arg(-P)| < pi/2``) smoothly onto the whole stable sector, keeps the time scale (``|A|^{1/a} = |P|``),
+sends a real ``P`` to a real ``A`` (pure Mittag-Leffler relaxation) and is the identity at ``a = 1``
+(S4D's ``A = P``). Modes with ``|arg(-P)| > pi (1-a)/(2-a)`` oscillate, as S4D-Lin's modes do. Taking
+``A = P`` for every ``a`` (``"direct"``) is also stable, but then for ``a <= 1/2`` no mode can oscillate
+(``|arg P| > pi/2 >= a pi``): the frequency basis of S4D-type layers is lost and the layer trains markedly
+worse (sequential digits, see ``docs/ssm.md``).
 
 Discretisation (stated, exact): implicit (backward) Grünwald–Letnikov on the grid ``t_n = n Delta``,
 
@@ -83,8 +97,10 @@ class FractionalSSM(nn.Module):
             the time-reversed sequence: ``y_j = sum_{n<=j} K0_{j-n} x_n + sum_{n>=j} K1_{n-j} x_n + D x_j``.
             Not streamable.
         alpha_per_channel: one order per channel (``True``) or one per layer.
-        init: ``"lin"`` (S4D-Lin: ``A_m = -1/2 + i pi m``) or ``"inv"`` (S4D-Inv:
-            ``A_m = -1/2 + i (N/pi) (N/(2m+1) - 1)``); ``B = 1``; ``C`` complex normal; ``D`` normal.
+        init: initial ``P``: ``"lin"`` (S4D-Lin: ``P_m = -1/2 + i pi m``) or ``"inv"`` (S4D-Inv:
+            ``P_m = -1/2 + i (N/pi) (N/(2m+1) - 1)``); ``B = 1``; ``C`` complex normal; ``D`` normal.
+        A_parameterization: ``"sector"`` (default): ``A = -|P|^a exp(i (2 - a) arg(-P))`` with
+            ``P = -exp(log_A_real) + i A_imag``; ``"direct"``: ``A = P``. See the module docstring.
         d_skip: include the skip term ``D x``.
         kernel_oversample: contour points per lag for the kernel (1: rel. error ~1e-8, 2: ~1e-10);
             ``None`` picks 2 for float64 inputs and 1 otherwise.
@@ -94,13 +110,15 @@ class FractionalSSM(nn.Module):
 
     Attributes:
         order (FractionalOrder): the order; ``alpha`` (property) is its current value, shape ``()`` or ``[H]``.
-        log_dt ``[H]``, log_A_real ``[H, M]``, A_imag ``[H, M]``, B ``[H, M, 2]``, C ``[S, H, M, 2]`` (real
-        views of complex numbers; ``S = 2`` when bidirectional), D ``[H]`` (when ``d_skip``).
+        log_dt ``[H]``, log_A_real ``[H, M]``, A_imag ``[H, M]`` (the S4D-type ``P``), B ``[H, M, 2]``,
+        C ``[S, H, M, 2]`` (real views of complex numbers; ``S = 2`` when bidirectional), D ``[H]`` (when
+        ``d_skip``); ``modes = M``, ``stream_modes = Q``.
     """
 
     def __init__(self, d_model: int, d_state: int = 64, alpha=0.5, learn_alpha: bool = True,
                  dt_min: float = 1e-3, dt_max: float = 1e-1, bidirectional: bool = False, *,
-                 alpha_per_channel: bool = True, init: str = "lin", d_skip: bool = True,
+                 alpha_per_channel: bool = True, init: str = "lin", A_parameterization: str = "sector",
+                 d_skip: bool = True,
                  kernel_oversample: int | None = None, stream_window: int = 4, stream_n_max: int = 2**20,
                  stream_tol: float = 1e-4, name: str | None = None, device=None, dtype=None):
         super().__init__()
@@ -118,6 +136,10 @@ class FractionalSSM(nn.Module):
             raise ValueError(f"{where}: dt_min must be <= dt_max, got dt_min={dt_min}, dt_max={dt_max}")
         if init not in ("lin", "inv"):
             raise ValueError(f"{where}: init must be 'lin' or 'inv', got {init!r}")
+        if A_parameterization not in ("sector", "direct"):
+            raise ValueError(f"{where}: A_parameterization must be 'sector' or 'direct', "
+                             f"got {A_parameterization!r}")
+        self.A_parameterization = A_parameterization
         if kernel_oversample is not None and kernel_oversample not in (1, 2, 3, 4):
             raise ValueError(f"{where}: kernel_oversample must be None, 1, 2, 3 or 4, got {kernel_oversample!r}")
         if isinstance(stream_n_max, bool) or not isinstance(stream_n_max, int) or stream_n_max < stream_window + 1:
@@ -159,11 +181,20 @@ class FractionalSSM(nn.Module):
         return self.log_dt.dtype
 
     def discrete(self):
-        r"""Float64/complex128 ``(alpha, lam = Delta^a A [H, M], c = Delta^a B C [S, H, M], Delta^a B [H, M])``."""
+        r"""Float64/complex128 ``(alpha, lam = Delta^a A [H, M], c = Delta^a B C [S, H, M], Delta^a B [H, M])``.
+
+        ``A = -|P|^a exp(i (2 - a) arg(-P))`` (``"sector"``) or ``A = P`` (``"direct"``),
+        ``P = -exp(log_A_real) + i A_imag``.
+        """
         a = self.order().to(_F64)
         a_h = a if a.dim() else a.expand(self.d_model)
         da = torch.exp(a_h * self.log_dt.to(_F64))  # Delta^a, [H]
-        A = torch.complex(-torch.exp(self.log_A_real.to(_F64)), self.A_imag.to(_F64))
+        P = torch.complex(-torch.exp(self.log_A_real.to(_F64)), self.A_imag.to(_F64))
+        if self.A_parameterization == "sector":  # A = -|P|^a exp(i (2 - a) arg(-P))
+            ah = a_h.unsqueeze(-1)
+            A = -torch.exp(ah * torch.log(P.abs()) + 1j * ((2.0 - ah) * torch.angle(-P)))
+        else:
+            A = P
         B = torch.view_as_complex(self.B.to(_F64))
         C = torch.view_as_complex(self.C.to(_F64))
         dB = da.unsqueeze(-1) * B
