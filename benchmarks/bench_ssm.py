@@ -113,25 +113,20 @@ def vandermonde_alpha1_kernel(ssm: FractionalSSM, L: int) -> torch.Tensor:
     return 2.0 * (c[0].unsqueeze(-1) * powers).sum(1).real
 
 
-def worker_kernel(variant: str, L: int, repeats: int) -> dict:
+def worker_kernel(variant: str, L: int, repeats: int, backward: bool) -> dict:
     torch.manual_seed(0)
     dtype = torch.float64 if variant == "frac-f64" else torch.float32
     alpha, learn = (1.0, False) if variant in ("alpha1", "vandermonde") else (0.5, True)
     ssm = FractionalSSM(64, 64, alpha=alpha, learn_alpha=learn, dtype=dtype)
     make = (lambda n: vandermonde_alpha1_kernel(ssm, n)) if variant == "vandermonde" else ssm.kernel
 
-    def fwd(n=L):
-        return make(n)
+    def run(n=L):
+        K = make(n)
+        if backward:
+            K.square().sum().backward()
 
-    def fwd_bwd(n=L):
-        make(n).square().sum().backward()
-
-    fwd(64), fwd_bwd(64)  # load libraries and code paths before measuring
-    out = {"fwd_mib": measure_peak(fwd)}
-    out["fwd_bwd_mib"] = measure_peak(fwd_bwd)
-    out["fwd_s"] = median_time(fwd, repeats)
-    out["fwd_bwd_s"] = median_time(fwd_bwd, repeats)
-    return out
+    run(64)  # load libraries and code paths before measuring
+    return {"mib": measure_peak(run), "s": median_time(run, repeats)}
 
 
 def worker_train(block: str, learn: bool, L: int, repeats: int, n_blocks: int) -> dict:
@@ -246,10 +241,9 @@ def main():
         for L in lengths:
             base = None
             for v in names:
-                r = job("kernel", variant=v, L=L, repeats=reps)
-                base = base or r["fwd_s"]
-                rows.append([L, names[v], r["fwd_s"], r["fwd_mib"], r["fwd_bwd_s"], r["fwd_bwd_mib"],
-                             r["fwd_s"] / base])
+                f, b = (job("kernel", variant=v, L=L, repeats=reps, backward=bw) for bw in (False, True))
+                base = base or f["s"]
+                rows.append([str(L), names[v], f["s"], f["mib"], b["s"], b["mib"], f["s"] / base])
         print_table(["L", "kernel", "fwd s", "fwd MiB", "fwd+bwd s", "fwd+bwd MiB", "fwd / first row"], rows)
 
     if "train" in sections:
@@ -261,7 +255,7 @@ def main():
                               n_blocks=a.blocks) for learn in (True, False)}
             for learn in (True, False):
                 r = res[learn]
-                rows.append([L, "alpha learnable (0.5)" if learn else "alpha = 1 fixed", r["step_s"],
+                rows.append([str(L), "alpha learnable (0.5)" if learn else "alpha = 1 fixed", r["step_s"],
                              r["tokens_s"], r["peak_mib"], res[False]["tokens_s"] / r["tokens_s"]])
         print_table(["L", "order", "step s", "tokens/s", "peak MiB", "time / alpha=1"], rows)
 

@@ -314,5 +314,5 @@ class FractionalSSM(nn.Module):
         return y, FractionalSSMState(near, far)
 
     def extra_repr(self) -> str:
-        return (f"d_model={self.d_model}, d_state={self.d_state}, {self.order.extra_repr()}, "
+        return (f"d_model={self.d_model}, d_state={self.d_state}, A={self.A_parameterization}, "
                 f"bidirectional={self.bidirectional}, d_skip={self.D is not None}")
