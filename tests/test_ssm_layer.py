@@ -222,3 +222,18 @@ def test_sector_modes_oscillate_at_alpha_half_direct_modes_do_not():
             K = ssm.kernel(4000)[0]
         sign_changes[par] = ((K[:, 1:] * K[:, :-1]) < 0).sum(1)
     assert bool((sign_changes["sector"] >= 8).all()) and bool((sign_changes["direct"] <= 2).all())
+
+
+def test_fixed_order_one_streams_with_the_ordinary_recurrence_state():
+    torch.manual_seed(9)
+    ssm = FractionalSSM(3, 8, alpha=1.0, learn_alpha=False, dtype=F64)
+    state = ssm.default_state(2, dtype=F64)
+    assert state.near.shape == (2, 3, 1, 8) and state.far.shape == (2, 3, 0, 8) and ssm.stream_modes == 0
+    x = torch.randn(2, 500, 3, dtype=F64)
+    with torch.no_grad():
+        ys = []
+        for n in range(500):
+            yt, state = ssm.step(x[:, n], state)
+            ys.append(yt)
+        ref = recurrence(ssm, x) + skip(ssm, x)
+    assert ((torch.stack(ys, 1) - ref).norm() / ref.norm()).item() <= 1e-10

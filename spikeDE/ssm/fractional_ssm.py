@@ -27,8 +27,9 @@ Discretisation (stated, exact): implicit (backward) Grünwald–Letnikov on the 
 
 i.e. the recurrence ``s_n = (Delta^a B x_n - sum_{j>=1} w_j s_{n-j}) / (1 - Delta^a A)`` and the transfer
 function ``Delta^a C B / ((1 - z)^a - Delta^a A)``. Why this one: with zero initial state the GL and Caputo
-derivatives coincide, the scheme is unconditionally stable for ``Re(A) < 0`` (A-stable, like backward Euler),
-its transfer function is known in closed form (so the kernel is exact up to round-off, see
+derivatives coincide, the discrete mode is stable exactly when the continuous one is (``|arg A| > a pi/2``,
+for every ``Delta``, like backward Euler: ``(1 - z)^a`` stays in ``|arg| <= a pi/2`` on ``|z| <= 1``), its
+transfer function is known in closed form (so the kernel is exact up to round-off, see
 :mod:`spikeDE.ssm.kernel`), it keeps the continuous power law (``K_n ~ n^{-1-a}``) and at ``a = 1``
 (``w = [1, -1, 0, ...]``) it is exactly the backward-Euler S4D-type diagonal SSM
 ``s_n = (s_{n-1} + Delta B x_n) / (1 - Delta A)``.
@@ -104,7 +105,8 @@ class FractionalSSM(nn.Module):
         d_skip: include the skip term ``D x``.
         kernel_oversample: contour points per lag for the kernel (1: rel. error ~1e-8, 2: ~1e-10);
             ``None`` picks 2 for float64 inputs and 1 otherwise.
-        stream_window: exact near-history window ``W >= 1`` of the streaming mode.
+        stream_window: exact near-history window ``W >= 1`` of the streaming mode (a fixed ``alpha = 1`` needs
+            only ``s_{n-1}`` and no SOE memory).
         stream_n_max, stream_tol: SOE range and relative tolerance of the streaming memory.
         name: used in error messages.
 
@@ -235,10 +237,17 @@ class FractionalSSM(nn.Module):
         return y
 
     # ----------------------------------------------------------------------------------------------------
+    def _stream_shape(self):
+        """``(W, Q)``: ``(1, 0)`` for a fixed order 1 (the GL history is just ``s_{n-1}``), else the near window
+        and the number of SOE accumulators (rate 0 included)."""
+        if self.order.is_one():
+            return 1, 0
+        return self.stream_window, int(soe_rates(self.stream_window + 1, self.stream_n_max, self.stream_tol)[0].numel())
+
     @property
     def stream_modes(self) -> int:
-        """Number ``Q`` of SOE accumulators per state entry in the streaming mode (rate 0 included)."""
-        return int(soe_rates(self.stream_window + 1, self.stream_n_max, self.stream_tol)[0].numel())
+        """Number ``Q`` of SOE accumulators per state entry in the streaming mode (0 for a fixed ``alpha = 1``)."""
+        return self._stream_shape()[1]
 
     def _stream_coefficients(self, dtype, device):
         """``(w_near [H, 1, W], omega [H, 1, Q], decay [Q, 1], inject [Q, 1], in_gain, fb, C [H, M], D [H])``."""
@@ -247,11 +256,12 @@ class FractionalSSM(nn.Module):
             key = (dtype, device) + tuple((id(t), t._version) for t in list(self.parameters()) + list(self.buffers()))
             if self._stream_cache is not None and self._stream_cache[0] == key:
                 return self._stream_cache[1]
-        W, H = self.stream_window, self.d_model
+        (W, Q), H = self._stream_shape(), self.d_model
         a, lam, c, dB = self.discrete()
         a_h = a if a.dim() else a.expand(H)
         rates, du = soe_rates(W + 1, self.stream_n_max, self.stream_tol, device=a.device)
         omega = soe_weights("gl", a_h, rates, du).reshape(H, 1, -1)  # lags >= W + 1
+        rates, omega = rates[:Q], omega[..., :Q]
         w_near = gl_weights(a_h, W + 1).reshape(H, 1, W + 1)[..., 1:]  # lags 1..W
         inv = 1.0 / (1.0 - lam)
         cdt = _C128 if dtype == torch.float64 else torch.complex64
@@ -269,16 +279,17 @@ class FractionalSSM(nn.Module):
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ValueError(f"{self._where}: batch must be an int >= 1, got {batch!r}")
         kw = dict(dtype=dtype or self._param_dtype(), device=device or self.log_dt.device)
-        shape = (batch, self.d_model)
-        return FractionalSSMState(torch.zeros(*shape, self.stream_window, 2 * self.modes, **kw),
-                                  torch.zeros(*shape, self.stream_modes, 2 * self.modes, **kw))
+        (W, Q), shape = self._stream_shape(), (batch, self.d_model)
+        return FractionalSSMState(torch.zeros(*shape, W, 2 * self.modes, **kw),
+                                  torch.zeros(*shape, Q, 2 * self.modes, **kw))
 
     def step(self, x_t: torch.Tensor, state: FractionalSSMState):
         r"""One streaming step: ``x_t [B, H] -> (y_t [B, H], new state)`` (the given state is not modified).
 
         ``s_n = (Delta^a B x_n - sum_{j=1}^{W} w_j s_{n-j} - sum_q omega_q F_q) / (1 - Delta^a A)`` with the
         SOE accumulators ``F_q = sum_{j>=W+1} e^{-r_q j} s_{n-j}``, updated as
-        ``F_q <- e^{-r_q} F_q + e^{-r_q (W+1)} s_{n-W}``; ``y_n = 2 Re(C s_n) + D x_n``. Cost ``O(B H M (W+Q))``.
+        ``F_q <- e^{-r_q} F_q + e^{-r_q (W+1)} s_{n-W}``; ``y_n = 2 Re(C s_n) + D x_n``. Cost ``O(B H M (W+Q))``;
+        a fixed order 1 keeps only ``s_{n-1}`` (``W = 1, Q = 0``: the ordinary SSM recurrence).
         Coefficients are cached under ``torch.no_grad()`` (recomputed when a parameter changes); with gradients
         enabled the step is differentiable.
         """
@@ -288,8 +299,9 @@ class FractionalSSM(nn.Module):
         check_floating(x_t, "x_t", self._where)
         if x_t.dim() != 2 or x_t.shape[-1] != self.d_model:
             raise ValueError(f"{self._where}: x_t must have shape [batch, {self.d_model}], got {tuple(x_t.shape)}")
-        W, Bt, H, M = self.stream_window, x_t.shape[0], self.d_model, self.modes
+        Bt, H, M = x_t.shape[0], self.d_model, self.modes
         w_near, omega, decay, inject, in_gain, fb, C, D = self._stream_coefficients(x_t.dtype, x_t.device)
+        W, Q = w_near.shape[-1], omega.shape[-1]
         near, far = state
         for t, rows, what in ((near, W, "near"), (far, decay.shape[0], "far")):
             if not isinstance(t, torch.Tensor) or tuple(t.shape) != (Bt, H, rows, 2 * M) or t.dtype != x_t.dtype:
@@ -298,18 +310,20 @@ class FractionalSSM(nn.Module):
                                  f"shape {(Bt, H, rows, 2 * M)} and dtype {x_t.dtype}; build it with "
                                  "default_state(batch, dtype=...)")
         BH = Bt * H
-        hist = (torch.bmm(w_near.expand(Bt, H, 1, W).reshape(BH, 1, W), near.reshape(BH, W, 2 * M))
-                + torch.bmm(omega.expand(Bt, H, 1, -1).reshape(BH, 1, -1), far.reshape(BH, -1, 2 * M)))
+        hist = torch.bmm(w_near.expand(Bt, H, 1, W).reshape(BH, 1, W), near.reshape(BH, W, 2 * M))
+        if Q:
+            hist = hist + torch.bmm(omega.expand(Bt, H, 1, Q).reshape(BH, 1, Q), far.reshape(BH, Q, 2 * M))
         s = in_gain * x_t.unsqueeze(-1) - fb * torch.view_as_complex(hist.reshape(Bt, H, M, 2))
         y = 2.0 * (C.real * s.real - C.imag * s.imag).sum(-1)
         if D is not None:
             y = y + D * x_t
-        oldest = near[:, :, W - 1:W]
-        if torch.is_grad_enabled():
-            far = far * decay + oldest * inject
-        else:
-            far = far * decay
-            far.addcmul_(oldest, inject)
+        if Q:
+            oldest = near[:, :, W - 1:W]
+            if torch.is_grad_enabled():
+                far = far * decay + oldest * inject
+            else:
+                far = far * decay
+                far.addcmul_(oldest, inject)
         near = torch.cat([torch.view_as_real(s).reshape(Bt, H, 1, 2 * M), near[:, :, :W - 1]], 2)
         return y, FractionalSSMState(near, far)
 
