@@ -74,7 +74,7 @@ def _locate(root):
     candidates = [base / "MNIST" / "raw", base / "MNIST", base / "mnist", base]
     for d in candidates:
         paths = {}
-        for split, names in _FILES.items():
+        for names in _FILES.values():
             for name in names:
                 for cand in (d / name, d / (name + ".gz")):
                     if cand.exists():
