@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ._files import check_split, data_root, find_dir, missing
+from ._files import check_split, data_root, missing
 
 __all__ = ["read_idx", "SequenceDataset", "sequential_mnist"]
 
