@@ -91,3 +91,16 @@ def test_bad_input():
         l1_weights(0.0, 3)
     with pytest.raises(ValueError, match="n"):
         rectangle_weights(0.5, 0)
+
+
+def test_gl_weights_batched_alpha_rows_follow_the_recurrence():
+    alphas = torch.tensor([0.3, 0.7, 1.0], dtype=torch.float64)
+    w = gl_weights(alphas, 6)
+    assert w.shape == (3, 6)
+    for i, a in enumerate(alphas.tolist()):
+        ref = [1.0]
+        for j in range(1, 6):
+            ref.append(ref[-1] * (1 - (1 + a) / j))
+        torch.testing.assert_close(w[i], torch.tensor(ref, dtype=torch.float64), rtol=1e-14, atol=1e-15)
+    with pytest.raises(ValueError, match="alpha"):
+        gl_weights(torch.tensor([0.5, 1.5]), 4)

@@ -75,3 +75,13 @@ def test_bad_input():
         soe_weights("caputo", 0.5, rates, du)
     with pytest.raises(ValueError, match="alpha"):
         soe_weights("gl", 1.2, rates, du)
+
+
+def test_batched_alpha_gives_one_weight_row_per_order():
+    rates, du = soe_rates(8, 5000, 1e-8)
+    alphas = torch.tensor([[0.2, 0.5], [0.9, 1.0]], dtype=torch.float64)
+    w = soe_weights("gl", alphas, rates, du)
+    assert w.shape == (2, 2, rates.numel())
+    for i in range(2):
+        for j in range(2):
+            torch.testing.assert_close(w[i, j], soe_weights("gl", float(alphas[i, j]), rates, du), rtol=0, atol=0)

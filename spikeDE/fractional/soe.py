@@ -89,7 +89,10 @@ def soe_rates(n_min: int, n_max: int, tol: float = 1e-9, *, device=None):
 
 
 def _as_alpha(alpha, device) -> torch.Tensor:
+    """A 0-d float64 tensor, or ``alpha[..., None]`` for a tensor of several orders (one weight row each)."""
     if isinstance(alpha, torch.Tensor):
+        if alpha.numel() > 1:
+            return alpha.to(dtype=_F64, device=device).unsqueeze(-1)
         return alpha.reshape(()).to(dtype=_F64, device=device)
     return torch.tensor(float(alpha), dtype=_F64, device=device)
 
@@ -114,7 +117,8 @@ def soe_weights(kernel: str, alpha, rates: torch.Tensor, du: float, *, beta=None
     """Weights ``omega`` of ``kernel`` on the fixed ``rates`` of :func:`soe_rates` (differentiable in ``alpha``).
 
     ``kernel`` is one of ``power`` (``n^{-beta}``, needs ``beta > 0``), ``gl``, ``l1``, ``rectangle``,
-    ``trapezoid`` (see the module docstring). Float64, on the device of ``rates``.
+    ``trapezoid`` (see the module docstring). Float64, on the device of ``rates``. A tensor ``alpha`` of
+    shape ``S`` (several orders, e.g. one per channel) gives weights of shape ``S + (len(rates),)``.
     """
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; valid: {', '.join(KERNELS)}")
@@ -152,7 +156,8 @@ def soe_weights(kernel: str, alpha, rates: torch.Tensor, du: float, *, beta=None
         c = a * (a + 1) * rho
         w = du * c * s ** (1.0 - a) * (2.0 * torch.sinh(s / 2) / s) ** 2
         terms = [(a * (a + 1) * torch.exp(-torch.lgamma(2.0 - a)), 1.0 - a), (c / 12 / (3 - a), 3.0 - a)]
-    return torch.cat([_lumped_tail(terms, s0, du).reshape(1), w])
+    tail = _lumped_tail(terms, s0, du)
+    return torch.cat([tail.expand(w.shape[:-1] + (1,)) if a.dim() else tail.reshape(1), w], -1)
 
 
 def soe_approximation(kernel: str, alpha, n_min: int, n_max: int, tol: float = 1e-9, *, beta=None,

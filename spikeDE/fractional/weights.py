@@ -3,7 +3,7 @@ r"""Convolution weights of the standard discretisations of the Caputo derivative
 Every history-based scheme on a uniform grid ``t_n = t_0 + n h`` is a causal convolution with one of these
 kernels. All generators are differentiable in ``alpha`` (a float or a 0-d tensor, possibly a learnable
 parameter), are computed in float64 and returned in the requested ``dtype``; ``alpha = 1`` gives the
-integer-order (explicit Euler) kernel exactly.
+integer-order (explicit Euler) kernel exactly. :func:`gl_weights` also takes a tensor of several orders.
 
 * Grünwald–Letnikov: ``(1 - z)^alpha = sum_j w_j z^j``, ``w_0 = 1``, ``w_j = w_{j-1} (1 - (1 + alpha)/j)``;
   ``D^alpha y(t_n) ~ h^{-alpha} sum_{j=0}^{n} w_j (y_{n-j} - y_0)``.
@@ -66,13 +66,17 @@ def gl_weights(alpha, n: int, *, dtype=None, device=None) -> torch.Tensor:
 
     They are the Taylor coefficients of ``(1 - z)^alpha``; for ``0 < alpha < 1``, ``w_j < 0`` (j >= 1),
     ``sum_{j>=1} w_j = -1`` and ``w_j ~ -alpha j^{-1-alpha} / Gamma(1-alpha)``. For ``alpha = 1``:
-    ``[1, -1, 0, 0, ...]``.
+    ``[1, -1, 0, 0, ...]``. A tensor ``alpha`` of shape ``S`` (several orders) gives shape ``S + (n,)``.
     """
     n = _check_n(n)
-    a = _alpha64(alpha, device)
+    if isinstance(alpha, torch.Tensor) and alpha.numel() > 1:
+        check_alpha(alpha)
+        a = alpha.to(dtype=_F64, device=device).unsqueeze(-1)
+    else:
+        a = _alpha64(alpha, device)
     j = torch.arange(1, n, dtype=_F64, device=a.device)
-    w = torch.cumprod(1.0 - (1.0 + a) / j, dim=0)
-    return _out(torch.cat([torch.ones(1, dtype=_F64, device=a.device), w]), dtype)
+    w = torch.cumprod(1.0 - (1.0 + a) / j, dim=-1)
+    return _out(torch.cat([torch.ones(w.shape[:-1] + (1,), dtype=_F64, device=a.device), w], -1), dtype)
 
 
 def l1_weights(alpha, n: int, *, dtype=None, device=None) -> torch.Tensor:

@@ -1,0 +1,332 @@
+r"""``FractionalSSM``: a diagonal state-space layer of fractional (Caputo) order, trained in parallel by FFT
+convolution and run step by step with a compressed, constant-size fractional memory.
+
+Continuous model, per channel ``h = 1..H`` (``M = d_state // 2`` complex modes, conjugate pairs implied):
+
+    ``D^a s(t) = A s(t) + B x(t)``,  ``y(t) = 2 Re(C s(t)) + D x(t)``,  ``s(0) = 0``
+
+with Caputo order ``0 < a <= 1`` (per layer or per channel) and a learnable step ``Delta``.
+
+The diagonal ``A`` is parameterised through an S4D-type ``P = -exp(log_A_real) + i A_imag`` (``Re P < 0``,
+S4D-Lin/Inv initialisation) as
+
+    ``A = -|P|^a exp(i (2 - a) arg(-P))``   (default ``A_parameterization="sector"``).
+
+Reason: a fractional mode ``1/(s^a - A)`` is stable iff ``|arg A| > a pi/2`` (Matignon) and oscillates (has a
+pole on the principal sheet) iff ``|arg A| < a pi``. The map sends the stable half-plane of ``P``
+(``|arg(-P)| < pi/2``) smoothly onto the whole stable sector, keeps the time scale (``|A|^{1/a} = |P|``),
+sends a real ``P`` to a real ``A`` (pure Mittag-Leffler relaxation) and is the identity at ``a = 1``
+(S4D's ``A = P``). Modes with ``|arg(-P)| > pi (1-a)/(2-a)`` oscillate, as S4D-Lin's modes do. Taking
+``A = P`` for every ``a`` (``"direct"``) is also stable, but then for ``a <= 1/2`` no mode can oscillate
+(``|arg P| > pi/2 >= a pi``): the frequency basis of S4D-type layers is lost and the layer trains markedly
+worse (sequential digits, see ``docs/ssm.md``).
+
+Discretisation (stated, exact): implicit (backward) Grünwald–Letnikov on the grid ``t_n = n Delta``,
+
+    ``sum_{j=0}^{n} w_j s_{n-j} = Delta^a (A s_n + B x_n)``,  ``(1 - z)^a = sum_j w_j z^j``,
+
+i.e. the recurrence ``s_n = (Delta^a B x_n - sum_{j>=1} w_j s_{n-j}) / (1 - Delta^a A)`` and the transfer
+function ``Delta^a C B / ((1 - z)^a - Delta^a A)``. Why this one: with zero initial state the GL and Caputo
+derivatives coincide, the discrete mode is stable exactly when the continuous one is (``|arg A| > a pi/2``,
+for every ``Delta``, like backward Euler: ``(1 - z)^a`` stays in ``|arg| <= a pi/2`` on ``|z| <= 1``), its
+transfer function is known in closed form (so the kernel is exact up to round-off, see
+:mod:`spikeDE.ssm.kernel`), it keeps the continuous power law (``K_n ~ n^{-1-a}``) and at ``a = 1``
+(``w = [1, -1, 0, ...]``) it is exactly the backward-Euler S4D-type diagonal SSM
+``s_n = (s_{n-1} + Delta B x_n) / (1 - Delta A)``.
+
+Two ways to run the same map ``x -> y``:
+
+* **parallel** (:meth:`FractionalSSM.forward`): the kernel ``K [H, L]`` (``O(H L)`` memory, ``O(H M L)`` time,
+  float64 contour FFT) is applied by FFT convolution, ``O(B H L log L)``.
+* **streaming** (:meth:`FractionalSSM.step`): the recurrence above with the history sum split into an exact
+  near window (lags ``1..W``) and the sum-of-exponentials (SOE) compression of the GL weights for lags
+  ``>= W + 1`` (:mod:`spikeDE.fractional.soe`: fixed rates, ``alpha`` only in the weights). State per mode:
+  ``W + Q`` complex numbers, constant in time (defaults ``W = 4``, ``stream_tol = 1e-4``,
+  ``stream_n_max = 2^20``: ``Q = 43``). The SOE's relative error on the GL weights is below ``stream_tol`` for
+  lags up to ``stream_n_max`` and grows only like ``stream_tol * n / stream_n_max`` beyond; the streamed
+  output differs from the parallel one by about ``1e-3 * stream_tol`` (relative).
+
+Layout: input and output are ``[B, L, H]`` (batch, length, channels), as in S4-style code, not the time-first
+``[T, B, ...]`` of the neurons; a spiking block transposes once around the neuron.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .._checks import check_floating, check_positive
+from ..fractional.soe import soe_rates, soe_weights
+from ..fractional.weights import gl_weights
+from ..order import FractionalOrder
+from .kernel import gl_ssm_kernel
+
+__all__ = ["FractionalSSM", "FractionalSSMState"]
+
+_F64 = torch.float64
+_C128 = torch.complex128
+
+
+class FractionalSSMState(NamedTuple):
+    """Streaming state of a :class:`FractionalSSM` (real tensors; the last axis holds the ``M`` complex modes
+    as (real, imag) pairs, ``torch.view_as_complex(t.reshape(*t.shape[:-1], M, 2))``).
+
+    ``near``: ``[B, H, W, 2M]``, the last ``W`` states ``s_{n-1}, ..., s_{n-W}``;
+    ``far``: ``[B, H, Q, 2M]``, the SOE accumulators ``F_q = sum_{j>=W+1} exp(-rate_q j) s_{n-j}``.
+    """
+
+    near: torch.Tensor
+    far: torch.Tensor
+
+
+class FractionalSSM(nn.Module):
+    r"""Fractional-order diagonal state-space layer ``D^a s = A s + B x``, ``y = 2 Re(C s) + D x``.
+
+    See the module docstring for the equations and the discretisation. Input/output ``[B, L, H]``.
+
+    Args:
+        d_model: number of channels ``H`` (independent SSMs, one per channel).
+        d_state: state size ``N`` per channel, stored as ``N // 2`` complex modes whose conjugates are
+            implied (as in S4D); must be even.
+        alpha: fractional order(s) in ``(0, 1]``: a number, or ``H`` numbers with ``alpha_per_channel``.
+        learn_alpha: learn the order (``alpha = sigmoid(logit)`` in ``(0, 1)``; an initial 1 starts at
+            ``1 - 1e-3``). Use ``learn_alpha=False, alpha=1`` for the exact integer-order layer.
+        dt_min, dt_max: the step ``Delta`` of each channel starts log-uniform in ``[dt_min, dt_max]``.
+        bidirectional: add a second, anti-causal kernel (own ``C``; shared ``A, B, Delta, alpha``) applied to
+            the time-reversed sequence: ``y_j = sum_{n<=j} K0_{j-n} x_n + sum_{n>=j} K1_{n-j} x_n + D x_j``.
+            Not streamable.
+        alpha_per_channel: one order per channel (``True``) or one per layer.
+        init: initial ``P``: ``"lin"`` (S4D-Lin: ``P_m = -1/2 + i pi m``) or ``"inv"`` (S4D-Inv:
+            ``P_m = -1/2 + i (N/pi) (N/(2m+1) - 1)``); ``B = 1``; ``C`` complex normal; ``D`` normal.
+        A_parameterization: ``"sector"`` (default): ``A = -|P|^a exp(i (2 - a) arg(-P))`` with
+            ``P = -exp(log_A_real) + i A_imag``; ``"direct"``: ``A = P``. See the module docstring.
+        d_skip: include the skip term ``D x``.
+        kernel_oversample: contour points per lag for the kernel (1: rel. error ~1e-8, 2: ~1e-10);
+            ``None`` picks 2 for float64 inputs and 1 otherwise.
+        stream_window: exact near-history window ``W >= 1`` of the streaming mode (a fixed ``alpha = 1`` needs
+            only ``s_{n-1}`` and no SOE memory).
+        stream_n_max, stream_tol: SOE range and relative tolerance of the streaming memory.
+        name: used in error messages.
+
+    Attributes:
+        order (FractionalOrder): the order; ``alpha`` (property) is its current value, shape ``()`` or ``[H]``.
+        log_dt ``[H]``, log_A_real ``[H, M]``, A_imag ``[H, M]`` (the S4D-type ``P``), B ``[H, M, 2]``,
+        C ``[S, H, M, 2]`` (real views of complex numbers; ``S = 2`` when bidirectional), D ``[H]`` (when
+        ``d_skip``); ``modes = M``, ``stream_modes = Q``.
+    """
+
+    def __init__(self, d_model: int, d_state: int = 64, alpha=0.5, learn_alpha: bool = True,
+                 dt_min: float = 1e-3, dt_max: float = 1e-1, bidirectional: bool = False, *,
+                 alpha_per_channel: bool = True, init: str = "lin", A_parameterization: str = "sector",
+                 d_skip: bool = True,
+                 kernel_oversample: int | None = None, stream_window: int = 4, stream_n_max: int = 2**20,
+                 stream_tol: float = 1e-4, name: str | None = None, device=None, dtype=None):
+        super().__init__()
+        where = f"FractionalSSM {name!r}" if name else "FractionalSSM"
+        self._where = where
+        for arg, v in (("d_model", d_model), ("d_state", d_state), ("stream_window", stream_window)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{where}: {arg} must be an int >= 1, got {v!r}")
+        if d_state % 2:
+            raise ValueError(f"{where}: d_state must be even (d_state // 2 complex conjugate pairs), "
+                             f"got {d_state}")
+        check_positive(dt_min, "dt_min", where)
+        check_positive(dt_max, "dt_max", where)
+        if dt_min > dt_max:
+            raise ValueError(f"{where}: dt_min must be <= dt_max, got dt_min={dt_min}, dt_max={dt_max}")
+        if init not in ("lin", "inv"):
+            raise ValueError(f"{where}: init must be 'lin' or 'inv', got {init!r}")
+        if A_parameterization not in ("sector", "direct"):
+            raise ValueError(f"{where}: A_parameterization must be 'sector' or 'direct', "
+                             f"got {A_parameterization!r}")
+        self.A_parameterization = A_parameterization
+        if kernel_oversample is not None and kernel_oversample not in (1, 2, 3, 4):
+            raise ValueError(f"{where}: kernel_oversample must be None, 1, 2, 3 or 4, got {kernel_oversample!r}")
+        if isinstance(stream_n_max, bool) or not isinstance(stream_n_max, int) or stream_n_max < stream_window + 1:
+            raise ValueError(f"{where}: stream_n_max must be an int >= stream_window + 1, got {stream_n_max!r}")
+        if not (isinstance(stream_tol, float) and 1e-12 <= stream_tol < 1e-2):
+            raise ValueError(f"{where}: stream_tol must be a float in [1e-12, 1e-2), got {stream_tol!r}")
+
+        H, M = d_model, d_state // 2
+        self.d_model, self.d_state, self.modes = H, d_state, M
+        self.bidirectional = bool(bidirectional)
+        self.kernel_oversample = kernel_oversample
+        self.stream_window, self.stream_n_max, self.stream_tol = stream_window, stream_n_max, stream_tol
+        fk = dict(device=device, dtype=dtype or torch.get_default_dtype())
+        self.order = FractionalOrder(alpha, learnable=learn_alpha, shape=(H,) if alpha_per_channel else (),
+                                     name=where)
+        self.order.to(**fk)
+
+        log_dt = torch.rand(H, **fk) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
+        self.log_dt = nn.Parameter(log_dt)
+        self.log_A_real = nn.Parameter(torch.full((H, M), math.log(0.5), **fk))
+        m = torch.arange(M, **fk)
+        imag = math.pi * m if init == "lin" else (d_state / math.pi) * (d_state / (2 * m + 1) - 1)
+        self.A_imag = nn.Parameter(imag.expand(H, M).clone())
+        B = torch.zeros(H, M, 2, **fk)
+        B[..., 0] = 1.0
+        self.B = nn.Parameter(B)
+        S = 2 if self.bidirectional else 1
+        self.C = nn.Parameter(torch.randn(S, H, M, 2, **fk) * math.sqrt(0.5))
+        self.D = nn.Parameter(torch.randn(H, **fk)) if d_skip else None
+        self._stream_cache = None
+
+    # ----------------------------------------------------------------------------------------------------
+    @property
+    def alpha(self) -> torch.Tensor:
+        """The current order (with its graph when learnable): shape ``[H]`` or ``()``."""
+        return self.order()
+
+    def _param_dtype(self):
+        return self.log_dt.dtype
+
+    def discrete(self):
+        r"""Float64/complex128 ``(alpha, lam = Delta^a A [H, M], c = Delta^a B C [S, H, M], Delta^a B [H, M])``.
+
+        ``A = -|P|^a exp(i (2 - a) arg(-P))`` (``"sector"``) or ``A = P`` (``"direct"``),
+        ``P = -exp(log_A_real) + i A_imag``.
+        """
+        a = self.order().to(_F64)
+        a_h = a if a.dim() else a.expand(self.d_model)
+        da = torch.exp(a_h * self.log_dt.to(_F64))  # Delta^a, [H]
+        P = torch.complex(-torch.exp(self.log_A_real.to(_F64)), self.A_imag.to(_F64))
+        if self.A_parameterization == "sector":  # A = -|P|^a exp(i (2 - a) arg(-P))
+            ah = a_h.unsqueeze(-1)
+            A = -torch.exp(ah * torch.log(P.abs()) + 1j * ((2.0 - ah) * torch.angle(-P)))
+        else:
+            A = P
+        B = torch.view_as_complex(self.B.to(_F64))
+        C = torch.view_as_complex(self.C.to(_F64))
+        dB = da.unsqueeze(-1) * B
+        return a, da.unsqueeze(-1) * A, C * dB, dB
+
+    def kernel(self, length: int, *, dtype=None, oversample: int | None = None) -> torch.Tensor:
+        r"""The convolution kernel(s) ``[S, H, L]`` (``S = 2`` when bidirectional: causal, anti-causal).
+
+        ``K[s, h, n] = 2 Re sum_m [z^n] Delta^a B C_s / ((1 - z)^a - Delta^a A)``, generated in float64 and
+        returned in ``dtype`` (default: the parameters' dtype).
+        """
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise ValueError(f"{self._where}: length must be an int >= 1, got {length!r}")
+        dtype = dtype or self._param_dtype()
+        if oversample is None:
+            oversample = self.kernel_oversample or (2 if dtype == torch.float64 else 1)
+        a, lam, c, _ = self.discrete()
+        return gl_ssm_kernel(lam, c, a, length, oversample=oversample).to(dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Parallel mode: ``x [B, L, H] -> y [B, L, H]`` (FFT convolution with :meth:`kernel`)."""
+        check_floating(x, "x", self._where)
+        if x.dim() != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(f"{self._where}: x must have shape [batch, length, {self.d_model}] "
+                             f"(batch-first, channels last), got {tuple(x.shape)}")
+        L = x.shape[1]
+        K = self.kernel(L, dtype=x.dtype).to(x.device)
+        nfft = 1 << (2 * L - 1).bit_length()
+        Kf = torch.fft.rfft(K, n=nfft)  # [S, H, F]
+        if self.bidirectional:
+            Kf = Kf[0] + Kf[1].conj()  # correlation with K1 = the anti-causal part
+        else:
+            Kf = Kf[0]
+        xf = torch.fft.rfft(x.transpose(1, 2), n=nfft)  # [B, H, F]
+        y = torch.fft.irfft(xf * Kf, n=nfft)[..., :L].transpose(1, 2)
+        if self.D is not None:
+            y = y + x * self.D.to(x.dtype)
+        return y
+
+    # ----------------------------------------------------------------------------------------------------
+    def _stream_shape(self):
+        """``(W, Q)``: ``(1, 0)`` for a fixed order 1 (the GL history is just ``s_{n-1}``), else the near window
+        and the number of SOE accumulators (rate 0 included)."""
+        if self.order.is_one():
+            return 1, 0
+        return self.stream_window, int(soe_rates(self.stream_window + 1, self.stream_n_max, self.stream_tol)[0].numel())
+
+    @property
+    def stream_modes(self) -> int:
+        """Number ``Q`` of SOE accumulators per state entry in the streaming mode (0 for a fixed ``alpha = 1``)."""
+        return self._stream_shape()[1]
+
+    def _stream_coefficients(self, dtype, device):
+        """``(w_near [H, 1, W], omega [H, 1, Q], decay [Q, 1], inject [Q, 1], in_gain, fb, C [H, M], D [H])``."""
+        key = None
+        if not torch.is_grad_enabled():
+            key = (dtype, device) + tuple((id(t), t._version) for t in list(self.parameters()) + list(self.buffers()))
+            if self._stream_cache is not None and self._stream_cache[0] == key:
+                return self._stream_cache[1]
+        (W, Q), H = self._stream_shape(), self.d_model
+        a, lam, c, dB = self.discrete()
+        a_h = a if a.dim() else a.expand(H)
+        rates, du = soe_rates(W + 1, self.stream_n_max, self.stream_tol, device=a.device)
+        omega = soe_weights("gl", a_h, rates, du).reshape(H, 1, -1)  # lags >= W + 1
+        rates, omega = rates[:Q], omega[..., :Q]
+        w_near = gl_weights(a_h, W + 1).reshape(H, 1, W + 1)[..., 1:]  # lags 1..W
+        inv = 1.0 / (1.0 - lam)
+        cdt = _C128 if dtype == torch.float64 else torch.complex64
+        C = torch.view_as_complex(self.C.to(_F64))[0]
+        out = (w_near.to(dtype), omega.to(dtype), torch.exp(-rates).unsqueeze(-1).to(dtype),
+               torch.exp(-rates * (W + 1)).unsqueeze(-1).to(dtype), (dB * inv).to(cdt), inv.to(cdt), C.to(cdt),
+               None if self.D is None else self.D.to(dtype))
+        out = tuple(None if t is None else t.to(device) for t in out)
+        if key is not None:
+            self._stream_cache = (key, out)
+        return out
+
+    def default_state(self, batch: int, *, device=None, dtype=None) -> FractionalSSMState:
+        """Zero streaming state for ``batch`` sequences (``dtype``: the real dtype of the inputs)."""
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"{self._where}: batch must be an int >= 1, got {batch!r}")
+        kw = dict(dtype=dtype or self._param_dtype(), device=device or self.log_dt.device)
+        (W, Q), shape = self._stream_shape(), (batch, self.d_model)
+        return FractionalSSMState(torch.zeros(*shape, W, 2 * self.modes, **kw),
+                                  torch.zeros(*shape, Q, 2 * self.modes, **kw))
+
+    def step(self, x_t: torch.Tensor, state: FractionalSSMState):
+        r"""One streaming step: ``x_t [B, H] -> (y_t [B, H], new state)`` (the given state is not modified).
+
+        ``s_n = (Delta^a B x_n - sum_{j=1}^{W} w_j s_{n-j} - sum_q omega_q F_q) / (1 - Delta^a A)`` with the
+        SOE accumulators ``F_q = sum_{j>=W+1} e^{-r_q j} s_{n-j}``, updated as
+        ``F_q <- e^{-r_q} F_q + e^{-r_q (W+1)} s_{n-W}``; ``y_n = 2 Re(C s_n) + D x_n``. Cost ``O(B H M (W+Q))``;
+        a fixed order 1 keeps only ``s_{n-1}`` (``W = 1, Q = 0``: the ordinary SSM recurrence).
+        Coefficients are cached under ``torch.no_grad()`` (recomputed when a parameter changes); with gradients
+        enabled the step is differentiable.
+        """
+        if self.bidirectional:
+            raise RuntimeError(f"{self._where}: a bidirectional layer looks at the future and cannot be run "
+                               "step by step; build it with bidirectional=False for streaming")
+        check_floating(x_t, "x_t", self._where)
+        if x_t.dim() != 2 or x_t.shape[-1] != self.d_model:
+            raise ValueError(f"{self._where}: x_t must have shape [batch, {self.d_model}], got {tuple(x_t.shape)}")
+        Bt, H, M = x_t.shape[0], self.d_model, self.modes
+        w_near, omega, decay, inject, in_gain, fb, C, D = self._stream_coefficients(x_t.dtype, x_t.device)
+        W, Q = w_near.shape[-1], omega.shape[-1]
+        near, far = state
+        for t, rows, what in ((near, W, "near"), (far, decay.shape[0], "far")):
+            if not isinstance(t, torch.Tensor) or tuple(t.shape) != (Bt, H, rows, 2 * M) or t.dtype != x_t.dtype:
+                got = (tuple(t.shape), t.dtype) if isinstance(t, torch.Tensor) else type(t).__name__
+                raise ValueError(f"{self._where}: state does not match the input/layer: {what} is {got}, expected "
+                                 f"shape {(Bt, H, rows, 2 * M)} and dtype {x_t.dtype}; build it with "
+                                 "default_state(batch, dtype=...)")
+        BH = Bt * H
+        hist = torch.bmm(w_near.expand(Bt, H, 1, W).reshape(BH, 1, W), near.reshape(BH, W, 2 * M))
+        if Q:
+            hist = hist + torch.bmm(omega.expand(Bt, H, 1, Q).reshape(BH, 1, Q), far.reshape(BH, Q, 2 * M))
+        s = in_gain * x_t.unsqueeze(-1) - fb * torch.view_as_complex(hist.reshape(Bt, H, M, 2))
+        y = 2.0 * (C.real * s.real - C.imag * s.imag).sum(-1)
+        if D is not None:
+            y = y + D * x_t
+        if Q:
+            oldest = near[:, :, W - 1:W]
+            if torch.is_grad_enabled():
+                far = far * decay + oldest * inject
+            else:
+                far = far * decay
+                far.addcmul_(oldest, inject)
+        near = torch.cat([torch.view_as_real(s).reshape(Bt, H, 1, 2 * M), near[:, :, :W - 1]], 2)
+        return y, FractionalSSMState(near, far)
+
+    def extra_repr(self) -> str:
+        return (f"d_model={self.d_model}, d_state={self.d_state}, A={self.A_parameterization}, "
+                f"bidirectional={self.bidirectional}, d_skip={self.D is not None}")
