@@ -171,17 +171,18 @@ class BaseNeuron(nn.Module):
         check_positive(float(dt), "dt", where)
         self.surrogate = get_surrogate(surrogate_opt)
         self.surrogate_grad_scale = float(surrogate_grad_scale)
+        # Fixed tau / threshold are kept as Python floats, so that float32 and float64 models use them at full
+        # precision; learnable ones are parameters (tau as log_tau, so that it stays positive).
         self.tau_learnable = bool(tau_learnable)
-        tau_t = torch.as_tensor(float(tau), dtype=torch.get_default_dtype())
         if self.tau_learnable:
-            self.log_tau = nn.Parameter(torch.log(tau_t))
+            self.log_tau = nn.Parameter(torch.log(torch.as_tensor(float(tau), dtype=torch.get_default_dtype())))
         else:
-            self.register_buffer("tau_value", tau_t)
-        th = torch.as_tensor(float(threshold), dtype=torch.get_default_dtype())
-        if threshold_learnable:
-            self.threshold = nn.Parameter(th)
+            self.tau_value = float(tau)
+        self.threshold_learnable = bool(threshold_learnable)
+        if self.threshold_learnable:
+            self.threshold = nn.Parameter(torch.as_tensor(float(threshold), dtype=torch.get_default_dtype()))
         else:
-            self.register_buffer("threshold", th)
+            self.threshold = float(threshold)
         self.reset_mode = check_reset(reset, where)
         self.v_reset = float(v_reset)
         self.detach_reset = bool(detach_reset)
@@ -221,8 +222,16 @@ class BaseNeuron(nn.Module):
 
     @property
     def tau(self) -> torch.Tensor:
-        """Membrane time constant (0-d tensor; ``exp(log_tau)`` when learnable)."""
-        return torch.exp(self.log_tau) if self.tau_learnable else self.tau_value
+        """Membrane time constant (0-d tensor; ``exp(log_tau)`` when learnable, else float64)."""
+        if self.tau_learnable:
+            return torch.exp(self.log_tau)
+        return torch.tensor(self.tau_value, dtype=torch.float64)
+
+    def theta(self, like: torch.Tensor) -> torch.Tensor:
+        """The threshold as a 0-d tensor with the dtype and device of ``like`` (graph kept when learnable)."""
+        if self.threshold_learnable:
+            return self.threshold.to(dtype=like.dtype, device=like.device)
+        return torch.tensor(self.threshold, dtype=like.dtype, device=like.device)
 
     def get_tau(self) -> torch.Tensor:
         """The membrane time constant (spikeDE's name)."""
@@ -272,7 +281,7 @@ class BaseNeuron(nn.Module):
                         f"this neuron received shape {tuple(x.shape)}. The network mixes the batch dimension or "
                         f"calls neurons on other tensors; use SNNWrapper(..., step_mode='single').")
                 seq = x.reshape(ext.steps, -1)
-                out = self._run_sequence(seq, dyn)
+                out = self._run_sequence(seq, dyn, (ext.steps, ext.batch) + tuple(x.shape[1:]))
                 return out.reshape(x.shape)
             if ext.step_index == getattr(self, "_last_step", None):
                 raise RuntimeError(f"{type(self).__name__} '{ext.name}' was called twice in one time step; "
@@ -285,7 +294,7 @@ class BaseNeuron(nn.Module):
                 raise ValueError(f"{type(self).__name__} (multi-step mode) expects input [T, B, ...] with at least "
                                  f"2 dimensions, got shape {tuple(x.shape)}; use step_mode='s' for one step [B, ...]")
             seq = x.reshape(x.shape[0], -1)
-            return self._run_sequence(seq, dyn).reshape(x.shape)
+            return self._run_sequence(seq, dyn, tuple(x.shape)).reshape(x.shape)
         if x.dim() < 1:
             raise ValueError(f"{type(self).__name__} (single-step mode) expects input [B, ...], got a scalar")
         return self._run_step(x, dyn)
@@ -303,7 +312,7 @@ class BaseNeuron(nn.Module):
 
     def _integer_tau(self, dyn: Dynamics, coefs, like):
         """``tau / dt`` of the integer-order step (``sum_i c_i dV/dt = f`` divides by ``sum_i c_i``)."""
-        tau = self.tau.to(like.dtype)
+        tau = self.tau.to(dtype=like.dtype, device=like.device)
         if coefs is not None:
             tau = tau * coefs.to(like.dtype).sum()
         return tau / dyn.dt if dyn.dt != 1.0 else tau
@@ -323,11 +332,11 @@ class BaseNeuron(nn.Module):
         cx, kp = membrane_recurrence(dyn.method, g, k, self.tau, self.leak, alpha.reshape(-1)[0], dyn.dt)
         return cx.to(like.dtype), kp.to(like.dtype)
 
-    def _run_sequence(self, seq: torch.Tensor, dyn: Dynamics) -> torch.Tensor:
+    def _run_sequence(self, seq: torch.Tensor, dyn: Dynamics, shape: tuple) -> torch.Tensor:
         T = seq.shape[0]
         noise = self.threshold_noise(seq.shape, seq)
         cfg = self.spike_config(noise)
-        theta = self.threshold.to(seq.dtype)
+        theta = self.theta(seq)
         alpha, coefs, integer = self._orders(dyn)
         if integer:
             S, V = lif_sequence(seq, self._integer_tau(dyn, coefs, seq), theta, self.leak, cfg)
@@ -342,10 +351,10 @@ class BaseNeuron(nn.Module):
                 n = T if plan.length is None else min(T, plan.length + 1)
                 cx, kp = self._recurrence(dyn, alpha, coefs, n, seq)
                 S, V = fractional_sequence(seq, cx, kp, theta, cfg, plan)
-        self.v = V[-1].detach()
-        self.spike = S[-1].detach()
+        self.v = V[-1].detach().reshape(shape[1:])
+        self.spike = S[-1].detach().reshape(shape[1:])
         if self.record:
-            self.v_seq, self.spike_seq = V.detach(), S.detach()
+            self.v_seq, self.spike_seq = V.detach().reshape(shape), S.detach().reshape(shape)
         return S
 
     def _run_step(self, x: torch.Tensor, dyn: Dynamics) -> torch.Tensor:
@@ -353,7 +362,7 @@ class BaseNeuron(nn.Module):
         flat = x.reshape(-1)
         xi = self.threshold_noise(flat.shape, flat)
         cfg = self.spike_config(None)
-        theta = self.threshold.to(x.dtype)
+        theta = self.theta(x)
         alpha, coefs, integer = self._orders(dyn)
         if integer:
             v = self._v_state if self._v_state is not None else torch.zeros_like(flat)
