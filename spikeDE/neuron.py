@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from ._checks import check_floating, check_positive
-from .dynamics.fractional import (DEFAULT_BLOCK, DEFAULT_SUB_BLOCK, MemoryPlan, StreamState,
+from .dynamics.fractional import (DEFAULT_BLOCK, DEFAULT_SOE_BLOCK, DEFAULT_SUB_BLOCK, MemoryPlan, StreamState,
                                   fractional_sequence, soe_plan_rates)
 from .dynamics.lif import lif_sequence, lif_step
 from .dynamics.schemes import (SOE_METHODS, canonical_method, far_soe_weights, membrane_recurrence,
@@ -47,8 +47,8 @@ from .surrogate import get_surrogate
 __all__ = ["BaseNeuron", "IFNeuron", "LIFNeuron", "HardResetLIFNeuron", "NoisyLIFNeuron",
            "MultiTermCoefficients", "Dynamics", "reset_net", "check_memory", "check_integrator"]
 
-SOE_TOL = 1e-6
-SOE_HORIZON = 1 << 16
+SOE_TOL = 1e-4
+SOE_HORIZON = 1 << 14
 _INTEGRATORS = {"odeint": "odeint", "odeint_adjoint": "odeint", "fdeint": "fdeint", "fdeint_adjoint": "fdeint"}
 
 
@@ -111,7 +111,7 @@ class Dynamics:
     dt: float
     soe_tol: float = SOE_TOL
     soe_horizon: int = SOE_HORIZON
-    block: int = DEFAULT_BLOCK
+    block: int | None = None  # None: DEFAULT_BLOCK (exact / short memory) or DEFAULT_SOE_BLOCK (SOE)
     sub_block: int = DEFAULT_SUB_BLOCK
 
 
@@ -322,9 +322,10 @@ class BaseNeuron(nn.Module):
             if dyn.method not in SOE_METHODS:
                 raise ValueError(f"{type(self).__name__}: memory='soe' is available for methods "
                                  f"{', '.join(SOE_METHODS)}, got method {dyn.method!r}")
-            rates, du = soe_plan_rates(dyn.block, dyn.soe_horizon, dyn.soe_tol)
-            return MemoryPlan("soe", None, dyn.block, dyn.sub_block, rates), du
-        return MemoryPlan("exact", dyn.memory, dyn.block, dyn.sub_block), None
+            block = dyn.block or DEFAULT_SOE_BLOCK
+            rates, du = soe_plan_rates(block, dyn.soe_horizon, dyn.soe_tol)
+            return MemoryPlan("soe", None, block, dyn.sub_block, rates), du
+        return MemoryPlan("exact", dyn.memory, dyn.block or DEFAULT_BLOCK, dyn.sub_block), None
 
     def _recurrence(self, dyn: Dynamics, alpha, coefs, n: int, like: torch.Tensor):
         """``(c_X, K')`` (dtype of ``like``) covering lags ``< n``."""

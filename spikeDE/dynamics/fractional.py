@@ -36,13 +36,14 @@ from dataclasses import dataclass
 import torch
 
 from ..fractional.history import toeplitz_block
-from .lif import fire_and_reset
+from .lif import fire_and_reset, fire_reset_rows
 from .spiking import SpikeConfig, adjoint_factors, threshold_grad
 
 __all__ = ["MemoryPlan", "fractional_sequence", "StreamState", "lag_correlation", "soe_plan_rates",
-           "DEFAULT_BLOCK", "DEFAULT_SUB_BLOCK"]
+           "DEFAULT_BLOCK", "DEFAULT_SOE_BLOCK", "DEFAULT_SUB_BLOCK"]
 
-DEFAULT_BLOCK = 64
+DEFAULT_BLOCK = 64  # exact / short memory
+DEFAULT_SOE_BLOCK = 32  # SOE: exact lags < 2 * 32, older lags through the modes
 DEFAULT_SUB_BLOCK = 8
 
 
@@ -79,8 +80,23 @@ def lag_correlation(a: torch.Tensor, b: torch.Tensor, max_lag: int) -> torch.Ten
     return torch.fft.irfft(acc, nfft)[: max_lag + 1]
 
 
+_FULL_TOEPLITZ_BYTES = 64 * 2**20
+
+
+def lower_toeplitz(k: torch.Tensor, n: int) -> torch.Tensor:
+    """``M[r, c] = k[r - c]`` for ``r >= c`` else 0 (``n x n``), in one strided copy."""
+    kp = torch.cat([k.new_zeros(n - 1), k[:n], k.new_zeros(max(0, n - k.numel()))])
+    return kp.as_strided((n, n), (1, 1)).flip(1)
+
+
 class _Geometry:
     """Per-call constants: padded kernel, block Toeplitz pieces, SOE propagators (input dtype/device)."""
+
+    def block(self, row0, rows, col0, cols):
+        """``K[row0 + r - (col0 + c)]`` (``rows x cols``): a view of the full matrix when it is cached."""
+        if self.full is not None:
+            return self.full[row0:row0 + rows, col0:col0 + cols]
+        return toeplitz_block(self.K, row0, rows, col0, cols)
 
     def __init__(self, kernel, omega, plan: MemoryPlan, T, dtype, device):
         C, c = plan.block, plan.sub_block
@@ -94,8 +110,16 @@ class _Geometry:
         if plan.kind == "exact" and plan.length is not None:
             kx[plan.length + 1:] = 0
         self.K = kx
-        self.kflip = kx[1:c].flip(0)  # [K_{c-1}, ..., K_1]
+        kcol = kx[1:c].unsqueeze(1)  # [K_1, ..., K_{c-1}]^T
+        kflip = kx[1:c].flip(0).unsqueeze(1)  # [K_{c-1}, ..., K_1]^T
+        self.push_fwd = [kcol[:j] for j in range(c)]  # lags 1..j to the next j steps
+        self.push_bwd = [kflip[c - 1 - j:] for j in range(c)]  # lags j..1 to the previous j steps
         self.ksub = {r: toeplitz_block(kx, r, c, 0, r) for r in range(c, C, c)}
+        # backward, sources in a sub-block [u, u+c), later targets of the block: lag c + r - j
+        self.ksub_t = toeplitz_block(kx, c, max(C - c, 1), 0, c).T  # [c, C - c]; slice the first columns
+        self.full = None
+        if plan.kind == "exact" and plan.length is None and T * T * kx.element_size() <= _FULL_TOEPLITZ_BYTES:
+            self.full = lower_toeplitz(kx, T)
         if plan.kind == "soe":
             rates = plan.rates.to(device=device, dtype=torch.float64)
             om = omega.detach().to(device=device, dtype=torch.float64)
@@ -114,14 +138,14 @@ class _FractionalSequence(torch.autograd.Function):
     def forward(ctx, x, cx, kernel, theta, omega, plan, cfg):
         T, D = x.shape
         geo = _Geometry(kernel, omega, plan, T, x.dtype, x.device)
-        C, c, K, kf = geo.C, geo.c, geo.K, geo.kflip
-        th = float(theta)
-        zero = cfg.reset == "zero"
+        C, c = geo.C, geo.c
         H = x * float(cx)
-        V = torch.empty_like(x)
-        S = torch.empty(T, D, dtype=torch.bool if zero else x.dtype, device=x.device)
-        thr = th if cfg.noise is None else th - cfg.noise.reshape(T, D).to(x.dtype)
-        vr = torch.tensor(cfg.v_reset, dtype=x.dtype, device=x.device)
+        S, V = torch.empty_like(x), torch.empty_like(x)
+        Hr, Vr = H.unbind(0), V.unbind(0)
+        thr = None if cfg.noise is None else (float(theta) - cfg.noise.reshape(T, D).to(x.dtype)).unbind(0)
+        fire = fire_reset_rows(Hr, S.unbind(0), Vr, theta, cfg, thr)
+        push = geo.push_fwd  # push[j]: K_1..K_j as a column, adds V_t to the next j steps of its sub-block
+        Vrow = V.unsqueeze(1).unbind(0)  # [1, D] views
         modes = x.new_zeros(geo.M, D) if geo.kind == "soe" else None
         for s in range(0, T, C):
             e = min(s + C, T)
@@ -130,7 +154,7 @@ class _FractionalSequence(torch.autograd.Function):
                 if s > 0:
                     lo = 0 if geo.L is None else max(0, s - geo.L)
                     if lo < s:
-                        H[s:e].addmm_(toeplitz_block(K, s, n, lo, s - lo), V[lo:s], alpha=-1)
+                        H[s:e].addmm_(geo.block(s, n, lo, s - lo), V[lo:s], alpha=-1)
             else:
                 if s >= C:
                     H[s:e].addmm_(geo.kprev[:n], V[s - C:s], alpha=-1)
@@ -142,18 +166,11 @@ class _FractionalSequence(torch.autograd.Function):
                 if u > s:
                     H[u:ue].addmm_(geo.ksub[u - s][: ue - u], V[s:u], alpha=-1)
                 for t in range(u, ue):
-                    i = t - u
-                    h = H[t]
-                    if i:
-                        h.addmv_(V[u:t].T, kf[c - 1 - i:], alpha=-1)
-                    torch.ge(h, thr if cfg.noise is None else thr[t], out=S[t])
-                    if zero:
-                        torch.where(S[t], vr, h, out=V[t])
-                    else:
-                        torch.sub(h, S[t], alpha=th, out=V[t])
-        if zero:
-            S = S.to(x.dtype)
+                    fire(t)
+                    if t + 1 < ue:
+                        H[t + 1:ue].addcmul_(push[ue - t - 1], Vrow[t], value=-1.0)
         ctx.save_for_backward(x, H, S, V, cx, kernel, theta, omega)
+        ctx.set_materialize_grads(False)  # an unused output (S or V) gets None, not zeros
         ctx.plan, ctx.cfg = plan, cfg
         return S, V
 
@@ -163,12 +180,13 @@ class _FractionalSequence(torch.autograd.Function):
         plan, cfg = ctx.plan, ctx.cfg
         T, D = x.shape
         geo = _Geometry(kernel, omega, plan, T, x.dtype, x.device)
-        C, c, K = geo.C, geo.c, geo.K
+        C, c = geo.C, geo.c
         th = float(theta)
         need_x, need_cx, need_k, need_theta, need_omega = ctx.needs_input_grad[:5]
         sg, m, q = adjoint_factors(H, S, th, cfg, gS)
-        if m is None:  # lambda_H = lambda_V + q: accumulate both in one buffer
-            R = q.clone() if q is not None else torch.zeros_like(x)
+        # R accumulates lambda_V_t = gV_t - sum_k K_k lambda_H_{t+k}; lambda_H_t = R_t m_t + q_t.
+        if m is None:  # lambda_H = lambda_V + q: one buffer
+            R = q if q is not None else torch.zeros_like(x)
             if gV is not None:
                 R += gV
             L = R
@@ -176,9 +194,12 @@ class _FractionalSequence(torch.autograd.Function):
             R = gV.clone() if gV is not None else torch.zeros_like(x)
             L = torch.empty_like(x)
             cq = q if q is not None else torch.zeros_like(x)
+            Lr, Rr, mr, cqr = L.unbind(0), R.unbind(0), m.unbind(0), cq.unbind(0)
+        push = geo.push_bwd  # push[j]: K_j..K_1 as a column, adds lambda_H_t to the previous j steps
         soe = geo.kind == "soe"
         U = x.new_zeros(geo.M, D) if soe else None
         d_omega = torch.zeros(geo.M, dtype=x.dtype, device=x.device) if soe and need_omega else None
+        Lrow = L.unsqueeze(1).unbind(0)  # [1, D] views
         nb = (T + C - 1) // C
         for b in range(nb - 1, -1, -1):
             s, e = b * C, min(b * C + C, T)
@@ -187,7 +208,7 @@ class _FractionalSequence(torch.autograd.Function):
                 if e < T:
                     hi = T if geo.L is None else min(T, e + geo.L)
                     if hi > e:
-                        R[s:e].addmm_(toeplitz_block(K, e, hi - e, s, n).T, L[e:hi], alpha=-1)
+                        R[s:e].addmm_(geo.block(e, hi - e, s, n).T, L[e:hi], alpha=-1)
             else:
                 if b + 1 < nb:
                     s1, e1 = s + C, min(s + 2 * C, T)
@@ -202,14 +223,12 @@ class _FractionalSequence(torch.autograd.Function):
             for u in range(s + ((n - 1) // c) * c, s - 1, -c):
                 ue = min(u + c, e)
                 if ue < e:
-                    R[u:ue].addmm_(toeplitz_block(K, ue, e - ue, u, ue - u).T, L[ue:e], alpha=-1)
+                    R[u:ue].addmm_(geo.ksub_t[:, : e - ue], L[ue:e], alpha=-1)
                 for t in range(ue - 1, u - 1, -1):
-                    j = ue - 1 - t
-                    if j:
-                        R[t].addmv_(L[t + 1:ue].T, K[1:1 + j], alpha=-1)
                     if m is not None:
-                        torch.addcmul(cq[t], R[t], m[t], out=L[t])
-        dx = L * float(cx) if need_x else None
+                        torch.addcmul(cqr[t], Rr[t], mr[t], out=Lr[t])
+                    if t > u:
+                        R[u:t].addcmul_(push[t - u], Lrow[t], value=-1.0)
         dcx = (L * x).sum().to(cx.dtype).reshape(cx.shape) if need_cx else None
         dk = None
         if need_k:
@@ -231,9 +250,10 @@ class _FractionalSequence(torch.autograd.Function):
             dk = dk.to(kernel.dtype)
         dtheta = None
         if need_theta:
-            lam_V = R - q if (m is None and q is not None) else R
+            lam_V = R - gS * sg if (m is None and gS is not None) else R  # R holds lambda_H when m = 1
             dtheta = threshold_grad(H, S, sg, lam_V, th, cfg, gS).to(theta.dtype).reshape(theta.shape)
         d_om = d_omega.to(omega.dtype) if d_omega is not None else None
+        dx = L.mul_(float(cx)) if need_x else None
         return dx, dcx, dk, dtheta, d_om, None, None
 
 

@@ -22,39 +22,55 @@ import torch
 
 from .spiking import SpikeConfig, adjoint_factors, threshold_grad
 
-__all__ = ["lif_sequence", "lif_step", "fire_and_reset"]
+__all__ = ["lif_sequence", "lif_step", "fire_and_reset", "fire_reset_rows"]
+
+
+def fire_reset_rows(H, S, V, theta, cfg: SpikeConfig, thr_rows=None):
+    """Per-step closures of spike and reset on preallocated rows (shared by the multi-step kernels).
+
+    Returns ``step(t)``: ``S[t] = H[t] >= theta`` (or the noisy threshold row), then
+    ``V[t] = H[t] - theta S[t]`` (subtract) or ``H[t] - H[t] S[t] (+ v_reset S[t])`` (zero; exactly ``H`` or
+    ``v_reset``). Two or three fused tensor operations, no allocation.
+    """
+    th_t = torch.tensor(float(theta), dtype=H[0].dtype, device=H[0].device)
+    th = float(theta)
+    vr = cfg.v_reset
+    zero = cfg.reset == "zero"
+
+    def step(t):
+        h, s = H[t], S[t]
+        torch.ge(h, th_t if thr_rows is None else thr_rows[t], out=s)
+        if zero:
+            torch.addcmul(h, h, s, value=-1.0, out=V[t])
+            if vr != 0.0:
+                V[t].add_(s, alpha=vr)
+        else:
+            torch.sub(h, s, alpha=th, out=V[t])
+
+    return step
 
 
 class _LIFSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, tau, theta, leak, cfg):
         T, D = x.shape
-        th = float(theta)
         tau_t = tau.detach().to(x.dtype)
-        zero = cfg.reset == "zero"
-        H = torch.empty_like(x)
-        V = torch.empty_like(x)
-        S = torch.empty(T, D, dtype=torch.bool if zero else x.dtype, device=x.device)
-        thr = th if cfg.noise is None else th - cfg.noise.reshape(T, D).to(x.dtype)
-        vr = torch.tensor(cfg.v_reset, dtype=x.dtype, device=x.device)
+        H, S, V = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
+        Hr, Vr, xr = H.unbind(0), V.unbind(0), x.unbind(0)
+        thr = None if cfg.noise is None else (float(theta) - cfg.noise.reshape(T, D).to(x.dtype)).unbind(0)
+        fire = fire_reset_rows(Hr, S.unbind(0), Vr, theta, cfg, thr)
         v = x.new_zeros(D)
         tmp = x.new_empty(D)
         for t in range(T):
-            h = H[t]
             if leak:
-                torch.sub(x[t], v, out=tmp)
-                torch.addcdiv(v, tmp, tau_t, out=h)
+                torch.sub(xr[t], v, out=tmp)
+                torch.addcdiv(v, tmp, tau_t, out=Hr[t])
             else:
-                torch.addcdiv(v, x[t], tau_t, out=h)
-            torch.ge(h, thr if cfg.noise is None else thr[t], out=S[t])
-            if zero:
-                torch.where(S[t], vr, h, out=V[t])
-            else:
-                torch.sub(h, S[t], alpha=th, out=V[t])
-            v = V[t]
-        if zero:
-            S = S.to(x.dtype)
+                torch.addcdiv(v, xr[t], tau_t, out=Hr[t])
+            fire(t)
+            v = Vr[t]
         ctx.save_for_backward(x, H, S, V, tau, theta)
+        ctx.set_materialize_grads(False)  # an unused output (S or V) gets None, not zeros
         ctx.leak, ctx.cfg = leak, cfg
         return S, V
 
@@ -65,33 +81,35 @@ class _LIFSequence(torch.autograd.Function):
         th, tau_f = float(theta), float(tau)
         a = 1.0 - 1.0 / tau_f if leak else 1.0
         T = x.shape[0]
+        need_x, need_tau, need_theta = ctx.needs_input_grad[:3]
         sg, m, q = adjoint_factors(H, S, th, cfg, gS)
-        # lambda_H_t = c_t + mm_t lambda_H_{t+1}, c = gV m + q, mm = a m (m = 1: mm = a).
+        # lambda_H_t = c_t + mm_t lambda_H_{t+1}, c = gV m + q, mm = a m (m = 1: mm = a), in place in L.
         if m is None:
-            L = q.clone() if q is not None else torch.zeros_like(x)
+            L = q if q is not None else torch.zeros_like(x)
             if gV is not None:
                 L += gV
+            Lr = L.unbind(0)
             for t in range(T - 2, -1, -1):
-                torch.add(L[t], L[t + 1], alpha=a, out=L[t])
+                torch.add(Lr[t], Lr[t + 1], alpha=a, out=Lr[t])
         else:
             L = gV * m if gV is not None else torch.zeros_like(x)
             if q is not None:
                 L += q
-            mm = m * a
+            mr = (m * a).unbind(0)
+            Lr = L.unbind(0)
             for t in range(T - 2, -1, -1):
-                torch.addcmul(L[t], mm[t], L[t + 1], out=L[t])
-        need_x, need_tau, need_theta = ctx.needs_input_grad[:3]
-        dx = L / tau.to(x.dtype) if need_x else None
+                torch.addcmul(Lr[t], mr[t], Lr[t + 1], out=Lr[t])
         dtau = dtheta = None
+        if need_theta:
+            lam_V = torch.zeros_like(x) if gV is None else gV.clone()
+            lam_V[:-1] += a * L[1:]
+            dtheta = threshold_grad(H, S, sg, lam_V, th, cfg, gS).to(theta.dtype).reshape(theta.shape)
         if need_tau:
             v_prev = torch.cat([V.new_zeros(1, V.shape[1]), V[:-1]])
             drive = x - v_prev if leak else x
             dtau = -(L * drive).sum() / (tau_f * tau_f)
             dtau = dtau.to(tau.dtype).reshape(tau.shape)
-        if need_theta:
-            lam_V = torch.zeros_like(x) if gV is None else gV.clone()
-            lam_V[:-1] += a * L[1:]
-            dtheta = threshold_grad(H, S, sg, lam_V, th, cfg, gS).to(theta.dtype).reshape(theta.shape)
+        dx = L.div_(tau.to(x.dtype)) if need_x else None
         return dx, dtau, dtheta, None, None
 
 

@@ -20,6 +20,7 @@ the gradient of a learnable threshold.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -27,7 +28,7 @@ import torch
 from ..surrogate import Surrogate, get_surrogate
 
 __all__ = ["SpikeConfig", "RESETS", "check_reset", "spike_config", "adjoint_factors", "threshold_grad",
-           "surrogate_input"]
+           "surrogate_input", "surrogate_grad_"]
 
 RESETS = ("subtract", "zero")
 
@@ -70,10 +71,30 @@ def surrogate_input(H: torch.Tensor, theta: float, cfg: SpikeConfig) -> torch.Te
     return u
 
 
+def surrogate_grad_(u: torch.Tensor, cfg: SpikeConfig) -> torch.Tensor:
+    """Overwrite ``u`` with the surrogate derivative ``g(u)`` (the formulas of :mod:`spikeDE.surrogate`, evaluated
+    in place to spare the large temporaries of a ``[T, D]`` backward pass); other surrogates: out of place."""
+    k, name = cfg.scale, cfg.surrogate.name
+    if name == "atan":
+        return u.mul_(math.pi * k / 2).square_().add_(1.0).reciprocal_().mul_(k / 2)
+    if name == "fast_sigmoid":
+        return u.abs_().mul_(k).add_(1.0).square_().reciprocal_().mul_(k / 2)
+    if name == "sigmoid":
+        u.mul_(k).sigmoid_()
+        return u.sub_(u.square()).mul_(k)
+    if name == "triangle":
+        return u.abs_().mul_(-k).add_(1.0).clamp_(min=0.0).mul_(k)
+    if name == "gaussian":
+        return u.mul_(k).square_().neg_().exp_().mul_(k / math.sqrt(math.pi))
+    if name == "rectangular":
+        return u.abs_().lt_(1.0 / k).mul_(k / 2)
+    return cfg.surrogate.derivative(u, k)
+
+
 def adjoint_factors(H: torch.Tensor, S: torch.Tensor, theta: float, cfg: SpikeConfig, grad_S):
     """``(sg, m, q)``: surrogate derivative ``g``, ``m = dV/dH + (dV/dS) g`` (``None`` if 1) and ``q = gS g``
     (``None`` if there is no spike gradient), all ``[T, D]``."""
-    sg = cfg.surrogate.derivative(surrogate_input(H, theta, cfg), cfg.scale)
+    sg = surrogate_grad_(surrogate_input(H, theta, cfg), cfg)
     q = None if grad_S is None else grad_S * sg
     if cfg.reset == "subtract":
         m = None if cfg.detach_reset else 1.0 - theta * sg
