@@ -247,3 +247,67 @@ def test_soe_alpha_gradient_close_to_exact(method):
 def test_soe_rejects_methods_without_compression():
     with pytest.raises(ValueError, match="soe"):
         LIFNeuron(alpha=0.5, method="predictor", memory="soe")(torch.rand(10, 2, 3))
+
+
+def test_soe_kernel_backward_equals_autograd_through_reference():
+    # the SOE kernel on its own: pairs closer than the previous block use K exactly, older pairs the modes
+    from spikeDE.dynamics import spike_config
+    from spikeDE.dynamics.fractional import MemoryPlan, fractional_sequence, soe_plan_rates
+    from spikeDE.fractional.soe import soe_weights
+    from spikeDE.fractional.weights import gl_weights
+    C, T = 8, 45
+    rates, du = soe_plan_rates(C, 4096, 1e-8)
+    x = drive(T=T, D=(4,), seed=9).requires_grad_()
+    k = gl_weights(0.6, 2 * C).clone()
+    k[1] += 0.5
+    k.requires_grad_()
+    om = soe_weights("gl", 0.6, rates, du).clone().requires_grad_()
+    cx = torch.tensor(0.7, dtype=F64, requires_grad=True)
+    theta = torch.tensor(0.9, dtype=F64, requires_grad=True)
+    cfg = spike_config(surrogate="atan", scale=3.0)
+    S, V = fractional_sequence(x, cx, k, theta, cfg, MemoryPlan("soe", None, C, 4, rates), om)
+    w = torch.randn(T, 4, dtype=F64)
+    got = torch.autograd.grad((S * w).sum() + V.sum(), [x, cx, k, theta, om])
+
+    Vs, Ss = [], []
+    for t in range(T):
+        h = cx * x[t]
+        for j in range(t):
+            near = j >= (t // C - 1) * C
+            kk = k[t - j] if near else (om * torch.exp(-rates * (t - j))).sum()
+            h = h - kk * Vs[j]
+        s = spike(h - theta, "atan", 3.0)
+        Vs.append(h - theta * s.detach())
+        Ss.append(s)
+    S2, V2 = torch.stack(Ss), torch.stack(Vs)
+    assert torch.equal(S, S2)
+    ref = torch.autograd.grad((S2 * w).sum() + V2.sum(), [x, cx, k, theta, om])
+    for g, r in zip(got, ref):
+        torch.testing.assert_close(g, r, rtol=1e-9, atol=1e-12)
+
+
+def test_multiterm_gradients_equal_reference():
+    T = 35
+    x = drive(T=T, D=(3,), seed=12).requires_grad_()
+    neuron = LIFNeuron(alpha=[0.3, 0.8], multi_coefficient=[1.0, 0.5], learn_alpha=True,
+                       learn_coefficient=True).double()
+    w = torch.randn(T, 3, dtype=F64)
+    (neuron(x) * w).sum().backward()
+    logit = neuron.order.logit.detach().clone().requires_grad_()
+    log_c = neuron.coefficients.log_c.detach().clone().requires_grad_()
+    x2 = x.detach().clone().requires_grad_()
+    a, c = torch.sigmoid(logit), log_c.exp()
+    ws = [gl_w(a[i], T + 1) for i in range(2)]
+    lead = c.sum()
+    V, S = [torch.zeros(3, dtype=F64)], []
+    for n in range(1, T + 1):
+        F = (x2[n - 1] - V[n - 1]) / 2.0
+        hist = sum(c[i] * ws[i][j] * V[n - j] for i in range(2) for j in range(1, n)) if n > 1 else 0.0
+        H = (F - hist) / lead
+        sp = spike(H - 1.0, "atan", 5.0)
+        S.append(sp)
+        V.append(H - sp.detach())
+    (torch.stack(S) * w).sum().backward()
+    for g, r in [(x.grad, x2.grad), (neuron.order.logit.grad, logit.grad), (neuron.coefficients.log_c.grad, log_c.grad)]:
+        assert r.abs().max() > 0
+        torch.testing.assert_close(g, r, rtol=1e-8, atol=1e-12)

@@ -272,3 +272,21 @@ def test_state_dict_save_load_and_float64():
     assert out64.dtype == F64 and out64.shape == ref.shape
     net_cpu = net.to("cpu")
     assert torch.equal(net_cpu(x), ref)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kw", [dict(integrator="odeint"), dict(alpha=0.6), dict(alpha=0.5, memory="soe")])
+def test_cuda_matches_cpu(kw):
+    torch.manual_seed(0)
+    net = SNNWrapper(MLP(n_layers=2), learn_alpha=kw.get("alpha") is not None, **kw).double()
+    x = data(T=200, dtype=F64)
+    out_cpu = net(x)
+    out_cpu.sum().backward()
+    g_cpu = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    net_gpu = net.to("cuda")
+    out_gpu = net_gpu(x.cuda())
+    out_gpu.sum().backward()
+    assert torch.equal(out_gpu.cpu(), out_cpu)
+    for a, p in zip(g_cpu, net_gpu.parameters()):
+        torch.testing.assert_close(p.grad.cpu(), a, rtol=1e-8, atol=1e-10)
