@@ -180,19 +180,24 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run: small T, few repeats")
     ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
     ap.add_argument("--worker", nargs=2, metavar=("KIND", "T"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.worker:
         kind, T = args.worker
         print(json.dumps(peak_worker(kind, int(T))))
         return
     repeats = args.repeats or (2 if args.quick else 7)
     Ts = [64, 128] if args.quick else [128, 512, 2048]
+    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
     summary = {}
     for T in Ts:
         timing = time_all(T, repeats)
-        peaks = {k: run_isolated(os.path.abspath(__file__), ["--worker", k, str(T)]) for k in KINDS}
+        extra = ["--threads", str(args.threads)] if args.threads else []
+        peaks = {k: run_isolated(os.path.abspath(__file__), ["--worker", k, str(T)] + extra) for k in KINDS}
         base_peak = peaks["lif"]["peak_mib"]
         for kind in KINDS:
             if kind not in timing:
@@ -203,8 +208,10 @@ def main():
             rows.append([LABELS[kind], str(T), f"{r['time_s'] * 1e3:.1f}", f"{r['ratio']:.2f}", f"{p:.1f}",
                          f"{p / max(base_peak, 1e-9):.2f}", f"{r['rate']:.3f}"])
             print(f"  measured {LABELS[kind]:<32} T={T:<5} {r['time_s'] * 1e3:9.1f} ms  {p:8.1f} MiB", file=sys.stderr)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\nMLP {N_IN}-{N_HID}-{N_OUT}, batch {B}, alpha = {ALPHA}, forward + backward, median of {repeats} "
-          f"(round-robin), torch {torch.__version__}, {torch.get_num_threads()} threads")
+          f"(round-robin), torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{os.cpu_count()} CPUs, load average {load0:.1f} -> {load:.1f}")
     print_table(["neuron", "T", "time [ms]", "x LIF", "peak [MiB]", "x LIF mem", "out rate"], rows)
     if ("flif_exact", 512) in summary:
         t = summary[("flif_exact", 512)][0]["time_s"]

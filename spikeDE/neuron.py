@@ -198,7 +198,8 @@ class BaseNeuron(nn.Module):
         if n_terms > 1 or multi_coefficient is not None:
             coefs = [1.0] * n_terms if multi_coefficient is None else multi_coefficient
             if len(coefs) != n_terms:
-                raise ValueError(f"{where}: {n_terms} orders need {n_terms} multi_coefficient entries, got {len(coefs)}")
+                raise ValueError(f"{where}: {n_terms} orders need {n_terms} multi_coefficient entries, "
+                                 f"got {len(coefs)}")
             self.coefficients = MultiTermCoefficients(coefs, learn_coefficient, where)
         else:
             self.coefficients = None
@@ -252,15 +253,10 @@ class BaseNeuron(nn.Module):
 
     # ----------------------------------------------------------------- state
     def _clear_state(self):
-        self._last_step = None
-        self._v_state = None
-        self._stream = None
-        self._stream_kernel = None
-        self._stream_dyn = None
-        self.v = None
-        self.spike = None
-        self.v_seq = None
-        self.spike_seq = None
+        # plain state attributes (never parameters or buffers): written to __dict__ directly, which is what
+        # nn.Module.__setattr__ does for them after its checks, without the checks' cost on the hot path
+        self.__dict__.update(_last_step=None, _v_state=None, _stream=None, _stream_kernel=None, _stream_du=None,
+                             v=None, spike=None, v_seq=None, spike_seq=None)
 
     def reset(self):
         """Forget the state (membrane, fractional history, recorded sequences): the next call starts at rest."""
@@ -286,7 +282,7 @@ class BaseNeuron(nn.Module):
             if ext.step_index == getattr(self, "_last_step", None):
                 raise RuntimeError(f"{type(self).__name__} '{ext.name}' was called twice in one time step; "
                                    f"a neuron layer keeps one state, use a separate instance per call")
-            self._last_step = ext.step_index
+            self.__dict__["_last_step"] = ext.step_index
             return self._run_step(x, dyn)
         dyn = self.own_dynamics()
         if self.step_mode == "m":
@@ -352,10 +348,10 @@ class BaseNeuron(nn.Module):
                 n = T if plan.length is None else min(T, plan.length + 1)
                 cx, kp = self._recurrence(dyn, alpha, coefs, n, seq)
                 S, V = fractional_sequence(seq, cx, kp, theta, cfg, plan)
-        self.v = V[-1].detach().reshape(shape[1:])
-        self.spike = S[-1].detach().reshape(shape[1:])
+        state = self.__dict__
+        state["v"], state["spike"] = V[-1].detach().reshape(shape[1:]), S[-1].detach().reshape(shape[1:])
         if self.record:
-            self.v_seq, self.spike_seq = V.detach().reshape(shape), S.detach().reshape(shape)
+            state["v_seq"], state["spike_seq"] = V.detach().reshape(shape), S.detach().reshape(shape)
         return S
 
     def _run_step(self, x: torch.Tensor, dyn: Dynamics) -> torch.Tensor:
@@ -368,29 +364,27 @@ class BaseNeuron(nn.Module):
         if integer:
             v = self._v_state if self._v_state is not None else torch.zeros_like(flat)
             s, v = lif_step(flat, v, self._integer_tau(dyn, coefs, flat), theta, self.leak, cfg, xi)
-            self._v_state = v
+            self.__dict__["_v_state"] = v
         else:
             if self._stream is None:
                 plan, du = self._plan(dyn, alpha, coefs)
-                self._stream = StreamState(plan)
-                self._stream_du = du
+                self.__dict__.update(_stream=StreamState(plan), _stream_du=du)
             st = self._stream
             plan = st.plan
             if plan.kind == "soe":
                 if self._stream_kernel is None:
                     cx, kp = self._recurrence(dyn, alpha, coefs, 2 * plan.block, flat)
                     omega = far_soe_weights(dyn.method, alpha, coefs, plan.rates, self._stream_du, dyn.dt)
-                    self._stream_kernel = (cx, kp, omega.to(flat.dtype))
+                    self.__dict__["_stream_kernel"] = (cx, kp, omega.to(flat.dtype))
                 cx, kp, omega = self._stream_kernel
             else:
                 need = st.t + 1 if plan.length is None else min(st.t + 1, plan.length + 1)
                 if self._stream_kernel is None or self._stream_kernel[1].numel() < need:
                     cap = max(64, 2 * need) if plan.length is None else plan.length + 1
-                    self._stream_kernel = self._recurrence(dyn, alpha, coefs, cap, flat) + (None,)
+                    self.__dict__["_stream_kernel"] = self._recurrence(dyn, alpha, coefs, cap, flat) + (None,)
                 cx, kp, omega = self._stream_kernel
             s, v = st.step(flat, cx, kp, theta, cfg, omega, xi)
-        self.v = v.detach().reshape(shape)
-        self.spike = s.detach().reshape(shape)
+        self.__dict__.update(v=v.detach().reshape(shape), spike=s.detach().reshape(shape))
         return s.reshape(shape)
 
     def extra_repr(self) -> str:
@@ -398,7 +392,8 @@ class BaseNeuron(nn.Module):
                  f"surrogate={self.surrogate.name}(scale={self.surrogate_grad_scale:g})", f"reset={self.reset_mode!r}"]
         if self.reset_mode == "zero":
             parts.append(f"v_reset={self.v_reset:g}")
-        parts += [f"method={self.method!r}", f"memory={self.memory!r}", f"dt={self.dt:g}", f"step_mode={self.step_mode!r}"]
+        parts += [f"method={self.method!r}", f"memory={self.memory!r}", f"dt={self.dt:g}",
+                  f"step_mode={self.step_mode!r}"]
         return ", ".join(parts)
 
 

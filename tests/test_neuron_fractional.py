@@ -308,6 +308,8 @@ def test_multiterm_gradients_equal_reference():
         S.append(sp)
         V.append(H - sp.detach())
     (torch.stack(S) * w).sum().backward()
-    for g, r in [(x.grad, x2.grad), (neuron.order.logit.grad, logit.grad), (neuron.coefficients.log_c.grad, log_c.grad)]:
+    pairs = [(x.grad, x2.grad), (neuron.order.logit.grad, logit.grad),
+             (neuron.coefficients.log_c.grad, log_c.grad)]
+    for g, r in pairs:
         assert r.abs().max() > 0
         torch.testing.assert_close(g, r, rtol=1e-8, atol=1e-12)

@@ -153,3 +153,11 @@ def test_bad_input():
         LIFNeuron()(torch.ones(3, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="multi_coefficient"):
         LIFNeuron(alpha=[0.3, 0.6], multi_coefficient=[1.0])
+
+
+def test_thread_count_is_restored():
+    n = torch.get_num_threads()
+    neuron = LIFNeuron(alpha=0.5)
+    x = torch.rand(80, 2, 5, requires_grad=True)
+    neuron(x).sum().backward()
+    assert torch.get_num_threads() == n

@@ -92,8 +92,14 @@ def lower_toeplitz(k: torch.Tensor, n: int) -> torch.Tensor:
 class _Geometry:
     """Per-call constants: padded kernel, block Toeplitz pieces, SOE propagators (input dtype/device)."""
 
+    def release(self):
+        """Drop the ``T x T`` matrix (rebuilt on demand) so that it does not stay alive until the backward pass."""
+        self.full = None
+
     def block(self, row0, rows, col0, cols):
         """``K[row0 + r - (col0 + c)]`` (``rows x cols``): a view of the full matrix when it is cached."""
+        if self.full is None and self._want_full:
+            self.full = lower_toeplitz(self.K, self.T)
         if self.full is not None:
             return self.full[row0:row0 + rows, col0:col0 + cols]
         return toeplitz_block(self.K, row0, rows, col0, cols)
@@ -114,23 +120,57 @@ class _Geometry:
         kflip = kx[1:c].flip(0).unsqueeze(1)  # [K_{c-1}, ..., K_1]^T
         self.push_fwd = [kcol[:j] for j in range(c)]  # lags 1..j to the next j steps
         self.push_bwd = [kflip[c - 1 - j:] for j in range(c)]  # lags j..1 to the previous j steps
-        self.ksub = {r: toeplitz_block(kx, r, c, 0, r) for r in range(c, C, c)}
-        # backward, sources in a sub-block [u, u+c), later targets of the block: lag c + r - j
-        self.ksub_t = toeplitz_block(kx, c, max(C - c, 1), 0, c).T  # [c, C - c]; slice the first columns
+        lt = lower_toeplitz(kx, 2 * C)  # every block-local piece is a view of this
+        self.ksub = {r: lt[r:r + c, :r] for r in range(c, C, c)}  # targets u+i, sources s+j: lag r+i-j
+        self.ksub_t = lt[c:C, :c].T  # sources u+j, later targets ue+r: lag c+r-j ([c, C-c]; first columns)
+        self.kprev = lt[C:2 * C, :C]  # targets s+i, sources s-C+j: lag C+i-j
         self.full = None
-        if plan.kind == "exact" and plan.length is None and T * T * kx.element_size() <= _FULL_TOEPLITZ_BYTES:
+        self._want_full = (plan.kind == "exact" and plan.length is None
+                           and T * T * kx.element_size() <= _FULL_TOEPLITZ_BYTES)
+        if self._want_full:
             self.full = lower_toeplitz(kx, T)
         if plan.kind == "soe":
             rates = plan.rates.to(device=device, dtype=torch.float64)
             om = omega.detach().to(device=device, dtype=torch.float64)
             i = torch.arange(C, dtype=torch.float64, device=device)
-            self.kprev = toeplitz_block(kx, C, C, 0, C)  # targets s+i, sources s-C+j: lag C+i-j
             self.decay = torch.exp(-rates * C).to(dtype)
             self.e_abs = torch.exp(-rates[:, None] * (C - i)[None, :]).to(dtype)  # [M, C]
             self.e_far = (om * torch.exp(-(i[:, None] + C) * rates[None, :])).to(dtype)  # [C, M]
             self.e_up = torch.exp(-rates[:, None] * (C + i)[None, :]).to(dtype)  # [M, C]
             self.e_w = (om * torch.exp(-(C - i)[:, None] * rates[None, :])).to(dtype)  # [C, M]
             self.M = rates.numel()
+
+
+_PARALLEL_MACS = 1 << 25  # GEMMs below this run on one thread inside the kernels
+_GRAIN = 32768  # PyTorch runs elementwise CPU ops on fewer elements on one thread anyway
+
+
+class _Threads:
+    """Thread policy of a kernel's loop on CPU: the per-step operations and the small block GEMMs run on one
+    thread (their parallel fork/join costs more than it saves and stalls badly on a busy machine), GEMMs of at
+    least ``2^25`` multiply-adds on all threads. Only for rows shorter than PyTorch's parallel grain, where the
+    elementwise steps are single-threaded anyway; restores the thread count on exit."""
+
+    def __init__(self, x: torch.Tensor):
+        self.n = torch.get_num_threads() if x.device.type == "cpu" and x.shape[1] < _GRAIN else 1
+
+    def __enter__(self):
+        if self.n > 1:
+            torch.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc):
+        if self.n > 1:
+            torch.set_num_threads(self.n)
+
+    def addmm_(self, out, a, b, alpha=-1.0):
+        """``out += alpha * a @ b``"""
+        if self.n > 1 and a.shape[0] * a.shape[1] * b.shape[1] >= _PARALLEL_MACS:
+            torch.set_num_threads(self.n)
+            out.addmm_(a, b, alpha=alpha)
+            torch.set_num_threads(1)
+        else:
+            out.addmm_(a, b, alpha=alpha)
 
 
 class _FractionalSequence(torch.autograd.Function):
@@ -147,39 +187,40 @@ class _FractionalSequence(torch.autograd.Function):
         push = geo.push_fwd  # push[j]: K_1..K_j as a column, adds V_t to the next j steps of its sub-block
         Vrow = V.unsqueeze(1).unbind(0)  # [1, D] views
         modes = x.new_zeros(geo.M, D) if geo.kind == "soe" else None
-        for s in range(0, T, C):
-            e = min(s + C, T)
-            n = e - s
-            if geo.kind == "exact":
-                if s > 0:
-                    lo = 0 if geo.L is None else max(0, s - geo.L)
-                    if lo < s:
-                        H[s:e].addmm_(geo.block(s, n, lo, s - lo), V[lo:s], alpha=-1)
-            else:
-                if s >= C:
-                    H[s:e].addmm_(geo.kprev[:n], V[s - C:s], alpha=-1)
-                if s >= 2 * C:
-                    modes.mul_(geo.decay[:, None]).addmm_(geo.e_abs, V[s - 2 * C:s - C])
-                    H[s:e].addmm_(geo.e_far[:n], modes, alpha=-1)
-            for u in range(s, e, c):
-                ue = min(u + c, e)
-                if u > s:
-                    H[u:ue].addmm_(geo.ksub[u - s][: ue - u], V[s:u], alpha=-1)
-                for t in range(u, ue):
-                    fire(t)
-                    if t + 1 < ue:
-                        H[t + 1:ue].addcmul_(push[ue - t - 1], Vrow[t], value=-1.0)
+        with _Threads(x) as mm:
+            for s in range(0, T, C):
+                e = min(s + C, T)
+                n = e - s
+                if geo.kind == "exact":
+                    if s > 0:
+                        lo = 0 if geo.L is None else max(0, s - geo.L)
+                        if lo < s:
+                            mm.addmm_(H[s:e], geo.block(s, n, lo, s - lo), V[lo:s])
+                else:
+                    if s >= C:
+                        mm.addmm_(H[s:e], geo.kprev[:n], V[s - C:s])
+                    if s >= 2 * C:
+                        mm.addmm_(modes.mul_(geo.decay[:, None]), geo.e_abs, V[s - 2 * C:s - C], alpha=1.0)
+                        mm.addmm_(H[s:e], geo.e_far[:n], modes)
+                for u in range(s, e, c):
+                    ue = min(u + c, e)
+                    if u > s:
+                        mm.addmm_(H[u:ue], geo.ksub[u - s][: ue - u], V[s:u])
+                    for t in range(u, ue):
+                        fire(t)
+                        if t + 1 < ue:
+                            H[t + 1:ue].addcmul_(push[ue - t - 1], Vrow[t], value=-1.0)
         ctx.save_for_backward(x, H, S, V, cx, kernel, theta, omega)
         ctx.set_materialize_grads(False)  # an unused output (S or V) gets None, not zeros
-        ctx.plan, ctx.cfg = plan, cfg
+        geo.release()
+        ctx.plan, ctx.cfg, ctx.geo = plan, cfg, geo
         return S, V
 
     @staticmethod
     def backward(ctx, gS, gV):
         x, H, S, V, cx, kernel, theta, omega = ctx.saved_tensors
-        plan, cfg = ctx.plan, ctx.cfg
+        plan, cfg, geo = ctx.plan, ctx.cfg, ctx.geo
         T, D = x.shape
-        geo = _Geometry(kernel, omega, plan, T, x.dtype, x.device)
         C, c = geo.C, geo.c
         th = float(theta)
         need_x, need_cx, need_k, need_theta, need_omega = ctx.needs_input_grad[:5]
@@ -201,34 +242,35 @@ class _FractionalSequence(torch.autograd.Function):
         d_omega = torch.zeros(geo.M, dtype=x.dtype, device=x.device) if soe and need_omega else None
         Lrow = L.unsqueeze(1).unbind(0)  # [1, D] views
         nb = (T + C - 1) // C
-        for b in range(nb - 1, -1, -1):
-            s, e = b * C, min(b * C + C, T)
-            n = e - s
-            if not soe:
-                if e < T:
-                    hi = T if geo.L is None else min(T, e + geo.L)
-                    if hi > e:
-                        R[s:e].addmm_(geo.block(e, hi - e, s, n).T, L[e:hi], alpha=-1)
-            else:
-                if b + 1 < nb:
-                    s1, e1 = s + C, min(s + 2 * C, T)
-                    R[s:e].addmm_(geo.kprev[: e1 - s1, :n].T, L[s1:e1], alpha=-1)
-                if b + 2 < nb:
-                    s2, e2 = s + 2 * C, min(s + 3 * C, T)
-                    U.mul_(geo.decay[:, None]).addmm_(geo.e_up[:, : e2 - s2], L[s2:e2])
-                    R[s:e].addmm_(geo.e_w[:n], U, alpha=-1)
-                    if d_omega is not None:
-                        W = geo.e_abs[:, :n] @ V[s:e]
-                        d_omega -= (U * W).sum(1)
-            for u in range(s + ((n - 1) // c) * c, s - 1, -c):
-                ue = min(u + c, e)
-                if ue < e:
-                    R[u:ue].addmm_(geo.ksub_t[:, : e - ue], L[ue:e], alpha=-1)
-                for t in range(ue - 1, u - 1, -1):
-                    if m is not None:
-                        torch.addcmul(cqr[t], Rr[t], mr[t], out=Lr[t])
-                    if t > u:
-                        R[u:t].addcmul_(push[t - u], Lrow[t], value=-1.0)
+        with _Threads(x) as mm:
+            for b in range(nb - 1, -1, -1):
+                s, e = b * C, min(b * C + C, T)
+                n = e - s
+                if not soe:
+                    if e < T:
+                        hi = T if geo.L is None else min(T, e + geo.L)
+                        if hi > e:
+                            mm.addmm_(R[s:e], geo.block(e, hi - e, s, n).T, L[e:hi])
+                else:
+                    if b + 1 < nb:
+                        s1, e1 = s + C, min(s + 2 * C, T)
+                        mm.addmm_(R[s:e], geo.kprev[: e1 - s1, :n].T, L[s1:e1])
+                    if b + 2 < nb:
+                        s2, e2 = s + 2 * C, min(s + 3 * C, T)
+                        mm.addmm_(U.mul_(geo.decay[:, None]), geo.e_up[:, : e2 - s2], L[s2:e2], alpha=1.0)
+                        mm.addmm_(R[s:e], geo.e_w[:n], U)
+                        if d_omega is not None:
+                            W = geo.e_abs[:, :n] @ V[s:e]
+                            d_omega -= (U * W).sum(1)
+                for u in range(s + ((n - 1) // c) * c, s - 1, -c):
+                    ue = min(u + c, e)
+                    if ue < e:
+                        mm.addmm_(R[u:ue], geo.ksub_t[:, : e - ue], L[ue:e])
+                    for t in range(ue - 1, u - 1, -1):
+                        if m is not None:
+                            torch.addcmul(cqr[t], Rr[t], mr[t], out=Lr[t])
+                        if t > u:
+                            R[u:t].addcmul_(push[t - u], Lrow[t], value=-1.0)
         dcx = (L * x).sum().to(cx.dtype).reshape(cx.shape) if need_cx else None
         dk = None
         if need_k:
@@ -294,7 +336,8 @@ class StreamState:
         rates = self.plan.rates.to(device=device, dtype=torch.float64)
         return {
             "decay": torch.exp(-rates * C).to(dtype),
-            "e_abs": torch.exp(-rates[:, None] * (C - torch.arange(C, dtype=torch.float64, device=device))[None, :]).to(dtype),
+            "e_abs": torch.exp(-rates[:, None] * (C - torch.arange(C, dtype=torch.float64, device=device))[None, :])
+            .to(dtype),
             "rates": rates,
         }
 

@@ -11,14 +11,14 @@ grid ``t_n = n dt``, input ``X_n`` held over step ``n`` (it produces the spike `
 fractional memory. Every scheme is a discrete Caputo derivative ``D^alpha V(t_n) ~ (1/g) sum_k K_k V_{n-k}``
 (``K_0 = 1``) set equal to the drift evaluated explicitly at ``(V_{n-1}, X_n)``:
 
-=============  ==================================  ==============================================================
-method         ``g``                               ``K_k`` (k >= 1)
-=============  ==================================  ==============================================================
-``gl``         ``dt^alpha``                        Grünwald–Letnikov weights ``w_k``
-``l1``         ``Gamma(2-alpha) dt^alpha``         ``b_k - b_{k-1}``, L1 weights ``b_j = (j+1)^{1-alpha} - j^{1-alpha}``
-``predictor``  ``dt^alpha / Gamma(alpha+1)``       ``q_k``: ``sum_k q_k z^k = 1 / sum_k r_k z^k``, ``r_k = (k+1)^alpha - k^alpha``
+=============  ===============================  ===================================================================
+method         ``g``                            ``K_k`` (k >= 1)
+=============  ===============================  ===================================================================
+``gl``         ``dt^alpha``                     Grünwald–Letnikov weights ``w_k``
+``l1``         ``Gamma(2-alpha) dt^alpha``      ``b_k - b_{k-1}``, L1 weights ``b_j = (j+1)^{1-alpha} - j^{1-alpha}``
+``predictor``  ``dt^alpha / Gamma(alpha+1)``    ``q_k``: ``sum q_k z^k = 1 / sum r_k z^k``, ``r_k = (k+1)^alpha - k^alpha``
 ``corrector``  as ``predictor``, then a trapezoidal correction of the newest step (below)
-=============  ==================================  ==============================================================
+=============  ===============================  ===================================================================
 
 * ``gl``: ``h^{-alpha} sum_k w_k V_{n-k}`` is the Grünwald–Letnikov derivative.
 * ``l1``: ``(1/g) sum_{j=0}^{n-1} b_j (V_{n-j} - V_{n-j-1})`` is the L1 derivative (``V`` piecewise linear);
