@@ -16,7 +16,7 @@ method         ``g``                            ``K_k`` (k >= 1)
 =============  ===============================  ===================================================================
 ``gl``         ``dt^alpha``                     Grünwald–Letnikov weights ``w_k``
 ``l1``         ``Gamma(2-alpha) dt^alpha``      ``b_k - b_{k-1}``, L1 weights ``b_j = (j+1)^{1-alpha} - j^{1-alpha}``
-``predictor``  ``dt^alpha / Gamma(alpha+1)``    ``q_k``: ``sum q_k z^k = 1 / sum r_k z^k``, ``r_k = (k+1)^alpha - k^alpha``
+``predictor``  ``dt^alpha / Gamma(alpha+1)``    ``q``: ``1 / sum_k r_k z^k``, ``r_k = (k+1)^alpha - k^alpha``
 ``corrector``  as ``predictor``, then a trapezoidal correction of the newest step (below)
 =============  ===============================  ===================================================================
 
