@@ -5,7 +5,8 @@ MLP 64-128-10 with two LIF layers (tau = 2, threshold = 1), batch 32, alpha = 0.
 (``--quick``: T in {64, 128}, fewer repeats). Reported: median wall time of forward + backward
 (cross-entropy on the time-averaged output), peak extra memory of one forward + backward measured in a fresh
 process per configuration (``benchmarks/_common.py``), and each as a ratio to our LIF at the same T. Times are
-measured round-robin in one process (every configuration once per round), the ratio is the median over rounds.
+measured round-robin (every configuration once per round) in a fresh process per group (spikeDE neurons and
+SpikingJelly; snnTorch, much slower, with its own LIF reference); the ratio is the median over rounds.
 
     python benchmarks/bench_neurons.py [--quick] [--repeats N]
 """
@@ -148,31 +149,38 @@ def precise_peak(fn) -> float:
         return measure_peak(fn)
 
 
-def time_all(T: int, repeats: int) -> dict:
-    """Median time of forward + backward per kind, measured round-robin in one process (so that every kind sees
-    the same machine load), and the median over rounds of the time ratio to our LIF."""
+GROUPS = (("lif", "flif_exact", "flif_soe", "spikingjelly"), ("lif", "snntorch"))
+SLOW_STEP_S = 5.0  # a configuration slower than this per step is timed once more only
+
+
+def time_group(kinds, T: int, repeats: int) -> dict:
+    """Median time of forward + backward for each kind, measured round-robin in one process (every kind sees
+    the same machine load), and the median over rounds of its time ratio to our LIF (the first kind)."""
     import time
 
     steps = {}
-    for kind in KINDS:
+    for kind in kinds:
         try:
             steps[kind] = make_step(build(kind), T)[0]
-        except ImportError:
-            continue
-    for step in steps.values():
+        except ImportError as e:
+            steps[kind] = e
+    live = {k: v for k, v in steps.items() if not isinstance(v, Exception)}
+    t0 = time.perf_counter()
+    for step in live.values():
         step()
-    times = {k: [] for k in steps}
-    for _ in range(repeats):
-        for kind, step in steps.items():
-            t0 = time.perf_counter()
+    rounds = repeats if time.perf_counter() - t0 < SLOW_STEP_S else 1
+    times, rates = {k: [] for k in live}, {}
+    for _ in range(rounds):
+        for kind, step in live.items():
+            t1 = time.perf_counter()
             out = step()
-            times[kind].append(time.perf_counter() - t0)
-            times.setdefault(kind + ":rate", []).append(float(out.mean()))
-    res = {}
-    for kind in steps:
-        ratios = sorted(a / b for a, b in zip(times[kind], times["lif"]))
+            times[kind].append(time.perf_counter() - t1)
+            rates[kind] = float(out.mean())
+    res = {k: {"missing": str(v)} for k, v in steps.items() if isinstance(v, Exception)}
+    for kind in live:
+        ratios = sorted(a / b for a, b in zip(times[kind], times[kinds[0]]))
         res[kind] = {"time_s": statistics.median(times[kind]), "ratio": ratios[len(ratios) // 2],
-                     "rate": times[kind + ":rate"][-1]}
+                     "rate": rates[kind], "rounds": rounds}
     return res
 
 
@@ -182,30 +190,40 @@ def main():
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
     ap.add_argument("--worker", nargs=2, metavar=("KIND", "T"), help=argparse.SUPPRESS)
+    ap.add_argument("--time-group", nargs=2, metavar=("GROUP", "T"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    repeats = args.repeats or (2 if args.quick else 7)
     if args.worker:
         kind, T = args.worker
         print(json.dumps(peak_worker(kind, int(T))))
         return
-    repeats = args.repeats or (2 if args.quick else 7)
+    if args.time_group:
+        g, T = args.time_group
+        print(json.dumps(time_group(GROUPS[int(g)], int(T), repeats)))
+        return
     Ts = [64, 128] if args.quick else [128, 512, 2048]
     load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
     summary = {}
     for T in Ts:
-        timing = time_all(T, repeats)
         extra = ["--threads", str(args.threads)] if args.threads else []
+        timing = {}
+        for g in range(len(GROUPS)):  # one fresh process per group
+            res = run_isolated(os.path.abspath(__file__),
+                               ["--time-group", str(g), str(T), "--repeats", str(repeats)] + extra)
+            timing.update({k: v for k, v in res.items() if k not in timing or k != "lif"})
         peaks = {k: run_isolated(os.path.abspath(__file__), ["--worker", k, str(T)] + extra) for k in KINDS}
         base_peak = peaks["lif"]["peak_mib"]
         for kind in KINDS:
-            if kind not in timing:
+            if "missing" in timing[kind]:
                 rows.append([LABELS[kind], str(T), "n/a", "n/a", "n/a", "n/a", "not installed"])
                 continue
             r, p = timing[kind], peaks[kind]["peak_mib"]
             summary[(kind, T)] = (r, p / max(base_peak, 1e-9))
-            rows.append([LABELS[kind], str(T), f"{r['time_s'] * 1e3:.1f}", f"{r['ratio']:.2f}", f"{p:.1f}",
+            tag = "" if r["rounds"] > 1 else " (1 run)"
+            rows.append([LABELS[kind], str(T), f"{r['time_s'] * 1e3:.1f}{tag}", f"{r['ratio']:.2f}", f"{p:.1f}",
                          f"{p / max(base_peak, 1e-9):.2f}", f"{r['rate']:.3f}"])
             print(f"  measured {LABELS[kind]:<32} T={T:<5} {r['time_s'] * 1e3:9.1f} ms  {p:8.1f} MiB", file=sys.stderr)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
