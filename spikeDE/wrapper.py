@@ -390,5 +390,8 @@ class SNNWrapper(nn.Module):
         raise TypeError(f"the base network must return a tensor or a tuple/list of tensors, got {type(first).__name__}")
 
     def extra_repr(self) -> str:
+        def fmt(a):
+            return [fmt(v) for v in a] if isinstance(a, list) else float(f"{a:.4g}")
+
         return (f"integrator={self.integrator!r}, method={self.method!r}, memory={self.memory!r}, dt={self.dt:g}, "
-                f"step_mode={self.step_mode!r}, alpha={self.get_per_layer_alpha()}")
+                f"step_mode={self.step_mode!r}, alpha={fmt(self.get_per_layer_alpha())}")
