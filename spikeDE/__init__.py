@@ -5,3 +5,9 @@ The membrane of a fractional spiking neuron obeys the Caputo equation ``tau * D^
 """
 
 __version__ = "0.2.0"
+
+from .neuron import BaseNeuron, HardResetLIFNeuron, IFNeuron, LIFNeuron, NoisyLIFNeuron, reset_net  # noqa: E402
+from .wrapper import SNNWrapper  # noqa: E402
+
+__all__ = ["SNNWrapper", "BaseNeuron", "IFNeuron", "LIFNeuron", "HardResetLIFNeuron", "NoisyLIFNeuron",
+           "reset_net", "__version__"]

@@ -3,7 +3,8 @@ r"""The fractional order ``alpha`` of a layer: fixed, or learnable and kept insi
 A learnable order is stored as an unconstrained ``logit`` and read as ``alpha = sigmoid(logit)``, so it
 always lies in ``(0, 1)`` and its gradient never dies at a clamp (``d alpha/d logit = alpha (1 - alpha)``).
 ``alpha = 1`` (the integer order) is its limit; a learnable order initialised at ``1`` starts at
-``1 - 1e-3`` (documented, so that it can move). A fixed order is a buffer and may equal 1 exactly.
+``1 - 1e-3`` (documented, so that it can move). A fixed order is a buffer and may equal 1 exactly; it is
+created in float64, so that a value such as 0.35 is not rounded to float32 before a float64 model uses it.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ class FractionalOrder(nn.Module):
     def __init__(self, alpha=0.5, learnable: bool = False, shape=(), name: str | None = None):
         super().__init__()
         value = torch.as_tensor(alpha.detach() if isinstance(alpha, torch.Tensor) else alpha,
-                                dtype=torch.get_default_dtype())
+                                dtype=torch.float64)
         check_alpha(value, where=name)
         value = value.expand(shape).clone() if value.dim() == 0 else value.clone()
         if tuple(shape) and tuple(value.shape) != tuple(shape):
@@ -42,7 +43,7 @@ class FractionalOrder(nn.Module):
         self.learnable = bool(learnable)
         if self.learnable:
             v = value.clamp(max=LEARNABLE_ALPHA_MAX)
-            self.logit = nn.Parameter(torch.log(v) - torch.log1p(-v))
+            self.logit = nn.Parameter((torch.log(v) - torch.log1p(-v)).to(torch.get_default_dtype()))
         else:
             self.register_buffer("fixed", value)
 
