@@ -9,7 +9,10 @@ Corrector (product trapezoidal rule, one evaluation at the predicted value):
 ``f_j = f(t_j, y_j)``, with the Toeplitz weights ``c_k`` of
 :func:`~spikeDE.fractional.weights.trapezoid_weights` and the starting weights ``a_m`` of
 :func:`~spikeDE.fractional.weights.trapezoid_start_weights`. Order ``1 + alpha`` on smooth problems
-(two evaluations of ``f`` per step); ``alpha = 1`` gives Heun's method (explicit trapezoidal rule).
+(two evaluations of ``f`` per step). ``alpha = 1`` gives its integer-order counterpart on the integral form
+``y = y0 + int f``: left-rectangle predictor ``y0 + h sum_{j<=n} f_j``, one trapezoidal correction (second
+order). Short memory truncates the sums over ``f_j`` (kernels ``~k^{alpha-1}``, not summable), so its error
+grows with ``t`` and with ``alpha``; prefer ``gl``/``l1`` with short memory.
 
 Both sums run over the same history ``f_j``, so one :class:`~spikeDE.fractional.memory.HistorySum` with two
 kernels serves them: ``r`` and ``c_{j+1}``; the ``f_0`` term is ``c_{n+1} f_0`` from the Toeplitz kernel

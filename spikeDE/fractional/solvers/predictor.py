@@ -3,7 +3,8 @@ r"""Fractional Adams–Bashforth (product rectangle rule) for the Caputo problem
     ``y_{n+1} = y_0 + h^alpha / Gamma(alpha+1) * sum_{j=0}^{n} r_{n-j} f(t_j, y_j)``,
 
 with ``r_k = (k+1)^alpha - k^alpha`` (:func:`~spikeDE.fractional.weights.rectangle_weights`). First order;
-``alpha = 1`` (all ``r_k = 1``) gives explicit Euler.
+``alpha = 1`` (all ``r_k = 1``) gives explicit Euler. Short memory truncates the sum over ``f_j`` (kernel
+``r_k ~ alpha k^{alpha-1}``, not summable), so its error grows with ``t`` and with ``alpha``.
 """
 from __future__ import annotations
 
