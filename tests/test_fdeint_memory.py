@@ -123,26 +123,52 @@ def test_backward_matches_autograd_of_plain_formula(name, memory):
     torch.testing.assert_close(g1[-1], g2[-1], **tol)
 
 
-def test_fused_step_and_repeated_backward():
-    # push(xa, xb, scale, f, coef, base) = base + scale * S(xa - xb) + coef * f, backward twice with
-    # retain_graph, and from an intermediate output.
-    T = 70
-    xa, xb, f = _leaves(T, (2,), 4), _leaves(T, (2,), 5), _leaves(T, (2,), 6)
-    base = torch.randn(2, dtype=F64, requires_grad=True)
-    hs = HistorySum([([("l1", 0.3, 1.0)], 1)], T, xa[0], memory=MemorySpec("soe", tol=1e-10), block_size=8)
-    out = torch.stack([hs.push(xa[n], xb[n], scale=-0.7, f=f[n], coef=0.2, base=base) for n in range(T)])
-    hs.close()
-    ref = base - 0.7 * plain_sums([([("l1", 0.3, 1.0)], 1)], [p - q for p, q in zip(xa, xb)])[:, 0] + \
-        0.2 * torch.stack(f)
-    torch.testing.assert_close(out, ref, rtol=1e-9, atol=1e-10)
-    inputs = xa + xb + f + [base]
-    for k in (T - 1, T - 1, 40):
+def _compare_grads(out, ref, inputs, ks):
+    for k in ks:
         g = torch.autograd.grad(out[k].sum(), inputs, retain_graph=True, allow_unused=True)
         r = torch.autograd.grad(ref[k].sum(), inputs, retain_graph=True, allow_unused=True)
-        for gi, ri in zip(g, r):
-            gi = torch.zeros(2, dtype=F64) if gi is None else gi
-            ri = torch.zeros(2, dtype=F64) if ri is None else ri
+        for gi, ri, x in zip(g, r, inputs):
+            gi = torch.zeros_like(x) if gi is None else gi
+            ri = torch.zeros_like(x) if ri is None else ri
             torch.testing.assert_close(gi, ri, rtol=1e-8, atol=1e-9)
+
+
+@pytest.mark.parametrize("memory", [MemorySpec("full"), MemorySpec("soe", tol=1e-10)])
+def test_fused_step_and_repeated_backward(memory):
+    # push(x, scale, f, coef, base) = base + scale * S(x) + coef * f; backward twice (retain_graph) and from
+    # an intermediate output.
+    T = 70
+    x, f, base = _leaves(T, (2,), 4), _leaves(T, (2,), 6), _leaves(T, (2,), 5)
+    kern = [([("l1", 0.3, 1.0)], 1)]
+    hs = HistorySum(kern, T, x[0], memory=memory, block_size=8)
+    out = torch.stack([hs.push(x[n], scale=-0.7, f=f[n], coef=0.2, base=base[n]) for n in range(T)])
+    hs.close()
+    ref = torch.stack(base) - 0.7 * plain_sums(kern, x)[:, 0] + 0.2 * torch.stack(f)
+    torch.testing.assert_close(out, ref, rtol=1e-9, atol=1e-10)
+    _compare_grads(out, ref, x + f + base, (T - 1, T - 1, 40))
+
+
+@pytest.mark.parametrize("memory", [MemorySpec("full"), MemorySpec("short", steps=9), MemorySpec("soe", tol=1e-10)])
+def test_chained_increments(memory):
+    # chain=True: the history is x_{n+1} = out_n - base_n (the step's own increment), x_0 given.
+    T = 75
+    x0 = torch.randn(2, dtype=F64, requires_grad=True)
+    f, base = _leaves(T, (2,), 7), _leaves(T, (2,), 8)
+    kern = [([("gl", 0.6, 1.0)], 1)]
+    hs = HistorySum(kern, T, x0, memory=memory, block_size=16)
+    out = torch.stack([hs.push(x0 if n == 0 else None, scale=-1.0, f=f[n], coef=0.3, base=base[n], chain=True)
+                       for n in range(T)])
+    hs.close()
+    K = memory.steps if memory.kind == "short" else None
+    k = gl_weights(0.6, T + 1)[1:] * ((torch.arange(T) + 1) <= (K if K is not None else T + 1))
+    xs, ref = [x0], []
+    for n in range(T):  # plain loop
+        S = sum(k[n - i] * xs[i] for i in range(n + 1))
+        ref.append(base[n] - S + 0.3 * f[n])
+        xs.append(ref[-1] - base[n])
+    ref = torch.stack(ref)
+    torch.testing.assert_close(out, ref, rtol=1e-9, atol=1e-10)
+    _compare_grads(out, ref, [x0] + f + base, (T - 1, 50, 3))
 
 
 @pytest.mark.parametrize("method", ["gl", "l1", "predictor", "corrector"])

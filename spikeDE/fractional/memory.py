@@ -221,7 +221,9 @@ class HistorySum:
         self.X = torch.zeros(self.slots * C, D, dtype=dt, device=dev)
         self.F = torch.zeros(C, R, D, dtype=dt, device=dev)
         self._Fp = self.F.unbind(0)
+        self._Fsub = [self.F[p:p + self.c].view(-1, D) for p in range(0, C, self.c)]
         self._views = {}
+        self._scratch = None
         self._out_shape = self.shape if R == 1 else (R,) + self.shape
         self._bwd_expect = None
 
@@ -288,8 +290,9 @@ class HistorySum:
         views = self._views.get(slot)
         if views is None:
             C, c, s0 = self.C, self.c, slot * self.C
-            views = (self.X[s0:s0 + C].unbind(0), [self.X[s0 + p - p % c:s0 + p + 1] for p in range(C)],
-                     self.X[s0:s0 + C])
+            views = (self.X[s0:s0 + C].view((C,) + self.shape).unbind(0),
+                     [self.X[s0 + p - p % c:s0 + p + 1] for p in range(C)], self.X[s0:s0 + C],
+                     [self.X[s0 + p:s0 + p + 1] for p in range(C)])
             if self.slots <= 8:
                 self._views[slot] = views
         return views
@@ -307,7 +310,7 @@ class HistorySum:
         """Far history of every step of block ``b`` (one or two matrix products)."""
         C, R, D = self.C, self.R, self.D
         Fv = self.F.view(C * R, D)
-        self._rows, self._prefix, self._xblock = self._slot_views(b % self.slots)
+        self._rows, self._prefix, self._xblock, self._rows2d = self._slot_views(b % self.slots)
         if self.kind == "soe":
             if b >= 2:  # absorb block b-2 into the modes, then evaluate them at the C steps
                 self.Z.mul_(self.decay.unsqueeze(1)).addmm_(self.GA, self.GB @ self._block(b - 2))
@@ -327,7 +330,20 @@ class HistorySum:
         else:
             Fv.zero_()
 
-    def _forward(self, xa, xb=None, scale=1.0, f=None, coef=0.0, base=None) -> torch.Tensor:
+    def _next_row(self, n: int) -> torch.Tensor:
+        """``[1, D]`` view of the buffer row that will hold ``x_{n+1}`` (a scratch row after the last step)."""
+        m = n + 1
+        if m >= self.P:
+            if self._scratch is None:
+                self._scratch = torch.empty(1, self.D, dtype=self.dtype, device=self.device)
+            return self._scratch
+        p = m % self.C
+        if p:  # same block
+            return self._rows2d[p]
+        r = ((m // self.C) % self.slots) * self.C
+        return self.X[r:r + 1]
+
+    def _forward(self, x, scale=1.0, f=None, coef=0.0, base=None, chain=False) -> torch.Tensor:
         n = self.n
         if n >= self.P:
             raise RuntimeError(f"HistorySum: more than n_steps={self.P} values pushed")
@@ -337,35 +353,45 @@ class HistorySum:
             if p == 0:
                 self._open_block(n // self.C)
             else:  # earlier sub-blocks of this block -> the c steps of the new sub-block
-                self.F[p:p + self.c].view(-1, self.D).addmm_(self._Kmid[p // self.c], self._xblock[:p])
-        if xb is None:
-            self._rows[p].copy_(xa.reshape(-1))
+                self._Fsub[p // self.c].addmm_(self._Kmid[p // self.c], self._xblock[:p])
+        if x is not None:
+            self._rows[p].copy_(x)
+        if chain:  # inc = scale S_n + coef f is the next history value x_{n+1}; out = base + inc
+            inc2d = torch.addmm(self._Fp[p], self._Kp[q], self._prefix[p], beta=scale, alpha=scale,
+                                out=self._next_row(n))
+            inc = inc2d.view(self.shape)
+            if f is not None:
+                inc.add_(f, alpha=coef)
+            out = inc + base if base is not None else inc.clone()
         else:
-            torch.sub(xa.reshape(-1), xb.reshape(-1), out=self._rows[p])
-        out = torch.addmm(self._Fp[p], self._Kp[q], self._prefix[p], beta=scale, alpha=scale)
-        if f is not None:
-            out.add_(f.reshape(out.shape), alpha=coef)
-        if base is not None:
-            out.add_(base.reshape(out.shape))
+            out = torch.addmm(self._Fp[p], self._Kp[q], self._prefix[p], beta=scale, alpha=scale)
+            out = out.view(self._out_shape)
+            if f is not None:
+                out.add_(f, alpha=coef)
+            if base is not None:
+                out.add_(base)
         self.n = n + 1
-        return out.view(self._out_shape)
+        return out
 
-    def push(self, xa: torch.Tensor, xb: torch.Tensor | None = None, *, scale: float = 1.0,
-             f: torch.Tensor | None = None, coef: float = 0.0, base: torch.Tensor | None = None) -> torch.Tensor:
-        """Push ``x_n = xa - xb`` (or ``xa``) and return ``base + scale * S_n + coef * f``.
+    def push(self, x: torch.Tensor | None = None, *, scale: float = 1.0, f: torch.Tensor | None = None,
+             coef: float = 0.0, base: torch.Tensor | None = None, chain: bool = False) -> torch.Tensor:
+        """Push the newest history value ``x_n`` and return ``out_n = base + scale * S_n + coef * f``.
 
-        ``scale`` and ``coef`` are numbers; ``xb``, ``f`` and ``base`` are optional tensors of the shape of
-        ``xa`` (``f``/``base`` only for ``R = 1``). Everything happens inside one autograd node.
+        ``scale`` and ``coef`` are numbers; ``f`` and ``base`` optional tensors of the shape of ``x`` (only for
+        ``R = 1``). With ``chain=True`` the history is the sequence of increments: ``x_{n+1} = out_n - base_n``
+        is recorded inside the step, so ``x`` is given only for the first push (``x_0``) and omitted after.
+        Everything happens inside one autograd node.
         """
+        if (x is None) != (chain and self.n > 0):
+            raise ValueError("HistorySum.push: give x for every push, or (chain=True) only for the first one")
         prev = self._last
-        if torch.is_grad_enabled() and (self.kernel_grad or xa.requires_grad
-                                        or (xb is not None and xb.requires_grad)
+        if torch.is_grad_enabled() and (self.kernel_grad or (x is not None and x.requires_grad)
                                         or (prev is not None and prev.requires_grad)
                                         or (f is not None and f.requires_grad)
                                         or (base is not None and base.requires_grad)):
-            out = _HistoryStep.apply(self, self.kappa_in, self.soe_in, prev, scale, coef, xa, xb, f, base)
+            out = _HistoryStep.apply(self, self.kappa_in, self.soe_in, prev, (scale, coef, chain), x, f, base)
         else:
-            out = self._forward(xa, xb, scale, f, coef, base)
+            out = self._forward(x, scale, f, coef, base, chain)
         self._last = out
         return out
 
@@ -375,7 +401,7 @@ class HistorySum:
         self.Z = None
         if not self.kernel_grad:
             self.X = None
-        self.F = self._Fp = self._rows = self._prefix = self._xblock = None
+        self.F = self._Fp = self._rows = self._prefix = self._xblock = self._rows2d = self._scratch = None
         self._views = {}
 
     # ------------------------------------------------------------------ backward
@@ -383,34 +409,40 @@ class HistorySum:
         C, R, D = self.C, self.R, self.D
         kw = dict(dtype=self.dtype, device=self.device)
         self.GS = torch.zeros(C, R, D, **kw)  # gradients of the current block's sums
-        self._GSrows = self.GS.unbind(0)
+        self._GSrows = self.GS.view((C,) + self._out_shape).unbind(0)
         c = self.c
         self._GStail = [self.GS[p:p - p % c + c].reshape(-1, D).t() for p in range(C)]
         self.HG = torch.zeros(self.gslots * C, D, **kw)  # far-history gradients of older blocks
         self._HGrows = self.HG.unbind(0)
+        self._pending = None  # gradient of the next history value (chained pushes)
         if self.kind == "soe":
             self.Zbar = torch.zeros(self.M, D, **kw)
             if self.soe_in.requires_grad:
                 self.Abar = torch.zeros(R, self.M, D, **kw)
 
-    def _backward(self, n: int, g: torch.Tensor, scale: float = 1.0):
-        """Gradient of ``x_n`` given the gradient ``g`` of ``S_n``; closes a block at its first step."""
+    def _backward(self, n: int, g: torch.Tensor, scale: float = 1.0, chain: bool = False):
+        """Step ``n``: ``g`` is the gradient of ``S_n`` (times ``1/scale``); returns the gradient of ``x_n``, the
+        kernel gradients when block ``n // C`` closes, and (``chain``) ``g`` plus the gradient that ``x_{n+1}``
+        (this step's increment) received from the later steps."""
         if self._bwd_expect != n:
             self._reset_backward()
         C, c = self.C, self.c
         p = n % C
         q = p % c
-        torch.mul(g.reshape(self.R, self.D), scale, out=self._GSrows[p])
+        if chain and self._pending is not None:
+            g = g + self._pending
+        torch.mul(g, scale, out=self._GSrows[p])
         h0 = (n // C % self.gslots) * C
-        gx = torch.addmv(self._HGrows[h0 + p], self._GStail[p], self._KTp[q])
+        gx = torch.addmv(self._HGrows[h0 + p], self._GStail[p], self._KTp[q]).view(self.shape)
         gk = gw = None
         if q == 0:
             if p > 0:  # the sub-block's gradients reach the earlier sub-blocks of the same block
                 self.HG[h0:h0 + p].addmm_(self._Kmid[p // c].t(), self.GS[p:p + c].view(-1, self.D))
             else:
                 gk, gw = self._close_block(n // C)
+        self._pending = gx
         self._bwd_expect = n - 1 if n > 0 else None
-        return gx.view(self.shape), gk, gw
+        return gx, g, gk, gw
 
     def _scatter(self, gk: torch.Tensor, vals: torch.Tensor, lag0: int) -> None:
         """``gk[r, lag0 + p - c] += vals[p, r, c]`` for lags inside ``[0, L)``."""
@@ -463,22 +495,24 @@ class HistorySum:
 
 
 class _HistoryStep(torch.autograd.Function):
-    """One step of :class:`HistorySum`: ``x_n = xa - xb``, ``out = base + scale * S_n + coef * f``.
+    """One step of :class:`HistorySum`: ``out = base + scale * S_n + coef * f`` (``cfg = (scale, coef, chain)``).
 
     The backward is the adjoint of the blocked algorithm; it relies on the ``prev`` edge (the previous
     step's output is an input), which makes autograd differentiate the steps newest first.
     """
 
     @staticmethod
-    def forward(ctx, hist, kappa, soe_w, prev, scale, coef, xa, xb, f, base):
-        ctx.hist, ctx.n, ctx.scale, ctx.coef = hist, hist.n, scale, coef
-        ctx.has = (xb is not None, f is not None, base is not None)
-        return hist._forward(xa, xb, scale, f, coef, base)
+    def forward(ctx, hist, kappa, soe_w, prev, cfg, x, f, base):
+        scale, coef, chain = cfg
+        ctx.hist, ctx.n, ctx.cfg = hist, hist.n, cfg
+        ctx.has = (x is not None, f is not None, base is not None)
+        return hist._forward(x, scale, f, coef, base, chain)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g):
-        gx, gk, gw = ctx.hist._backward(ctx.n, g, ctx.scale)
-        has_xb, has_f, has_base = ctx.has
-        return (None, gk, gw, None, None, None, gx, -gx if has_xb else None,
-                g * ctx.coef if has_f else None, g if has_base else None)
+        scale, coef, chain = ctx.cfg
+        gx, g_inc, gk, gw = ctx.hist._backward(ctx.n, g, scale, chain)
+        has_x, has_f, has_base = ctx.has
+        return (None, gk, gw, None, None, gx if has_x else None, g_inc * coef if has_f else None,
+                g if has_base else None)

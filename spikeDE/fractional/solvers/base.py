@@ -12,7 +12,7 @@ import torch
 from ..memory import DEFAULT_BLOCK_SIZE, HistorySum, MemorySpec
 from ..weights import scheme_factor
 
-__all__ = ["Problem", "scheme_factors", "history", "stack_solution", "add_scaled", "affine_push"]
+__all__ = ["Problem", "scheme_factors", "history", "stack_solution", "add_scaled", "fused"]
 
 
 @dataclass
@@ -59,17 +59,9 @@ def stack_solution(traj: list) -> tuple:
     return tuple(torch.stack(ys) for ys in traj)
 
 
-def affine_push(hist: HistorySum, xa: torch.Tensor, xb=None, *, scale=1.0, f=None, coef=0.0,
-                base=None) -> torch.Tensor:
-    """Push ``x = xa - xb`` and return ``base + scale * S + coef * f``: one fused history node when ``scale``
-    and ``coef`` are numbers; composed with autograd operations when one is a tensor (a learnable order)."""
-    if isinstance(scale, torch.Tensor) or isinstance(coef, torch.Tensor):
-        out = hist.push(xa if xb is None else xa - xb)
-        out = out * scale if isinstance(scale, torch.Tensor) or scale != 1 else out
-        if f is not None:
-            out = add_scaled(out, f, coef)
-        return out if base is None else base + out
-    return hist.push(xa, xb, scale=scale, f=f, coef=coef, base=base)
+def fused(*coefs) -> bool:
+    """Whether the step coefficients are numbers (then the step is one fused history node)."""
+    return not any(isinstance(c, torch.Tensor) for c in coefs)
 
 
 def add_scaled(a: torch.Tensor, b: torch.Tensor, c) -> torch.Tensor:

@@ -8,7 +8,7 @@ with ``r_k = (k+1)^alpha - k^alpha`` (:func:`~spikeDE.fractional.weights.rectang
 """
 from __future__ import annotations
 
-from .base import Problem, affine_push, history, scheme_factors, stack_solution
+from .base import Problem, fused, history, scheme_factors, stack_solution
 
 __all__ = ["solve_predictor"]
 
@@ -21,7 +21,8 @@ def solve_predictor(pb: Problem) -> tuple:
     traj = [[y0] for y0 in pb.y0]
     for n in range(N):
         f = pb.func(pb.ts[n], y)
-        y = tuple(affine_push(hs, fc, scale=c, base=y0) for hs, fc, c, y0 in zip(hists, f, factors, pb.y0))
+        y = tuple(hs.push(fc, scale=c, base=y0) if fused(c) else y0 + c * hs.push(fc)
+                  for hs, fc, c, y0 in zip(hists, f, factors, pb.y0))
         del f  # free f_n before f_{n+1} is computed
         for tr, yc in zip(traj, y):
             tr.append(yc)
