@@ -33,7 +33,18 @@ def median_time(fn, repeats: int = 5, warmup: int = 1) -> float:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far, MiB (Linux reports KiB)."""
+    """Peak resident set size of this process so far, MiB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status`` (``ru_maxrss`` of a child started from a large parent also
+    counts the parent's size at the fork, which would hide the child's own peak); elsewhere ``ru_maxrss``.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

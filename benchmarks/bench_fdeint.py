@@ -1,0 +1,146 @@
+"""fdeint speed and memory against an integer-order explicit Euler loop of the same right-hand side.
+
+State ``[32, 256]``, right-hand side a small MLP (Linear-tanh-Linear, 256 wide), step ``h = 0.01``. For each
+number of steps ``T`` it measures forward + backward (loss = sum of the final state squared, gradients to
+the MLP parameters and ``y0``):
+
+* ``Euler``: ``y_{n+1} = y_n + h f(t_n, y_n)``, trajectory stacked like ``fdeint``'s output;
+* ``full``: ``fdeint(..., method="l1")`` with the full (exact) history;
+* ``SOE``: ``fdeint(..., method="l1", memory="soe")`` (default ``soe_tol``).
+
+Time is the median over repeats (the three methods interleaved within each repeat, so that load on the
+machine affects them alike). Peak memory is the growth of the peak resident set size during one forward +
+backward, each configuration in a fresh process. Ratios are measured in the same run.
+
+    python benchmarks/bench_fdeint.py            # T in 100, 200, 400, 800, 3200
+    python benchmarks/bench_fdeint.py --quick    # smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import measure_peak, print_table, run_isolated  # noqa: E402
+
+from spikeDE.fractional import fdeint  # noqa: E402
+
+ALPHA, H, BATCH, WIDTH = 0.5, 0.01, 32, 256
+METHODS = ("euler", "full", "soe")
+
+
+def make_problem(seed: int = 0):
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(WIDTH, WIDTH), torch.nn.Tanh(), torch.nn.Linear(WIDTH, WIDTH))
+    y0 = (0.1 * torch.randn(BATCH, WIDTH)).requires_grad_()
+    return net, y0
+
+
+def euler(func, y0, t):
+    """Explicit Euler on the same grid; returns the stacked trajectory ``[len(t), *y0.shape]``."""
+    ys, y = [y0], y0
+    for n in range(len(t) - 1):
+        y = torch.add(y, func(t[n], y), alpha=H)
+        ys.append(y)
+    return torch.stack(ys)
+
+
+def runner(method: str, T: int, net, y0):
+    t = torch.arange(T + 1, dtype=torch.float32) * H
+
+    def func(_t, y):
+        return net(y)
+
+    def run():
+        net.zero_grad(set_to_none=True)
+        y0.grad = None
+        if method == "euler":
+            out = euler(func, y0, t)
+        elif method == "full":
+            out = fdeint(func, y0, t, ALPHA, method="l1")
+        else:
+            out = fdeint(func, y0, t, ALPHA, method="l1", memory="soe")
+        (out[-1] ** 2).sum().backward()
+
+    return run
+
+
+def _reset_peak_rss() -> None:
+    """Return free heap pages to the OS (``malloc_trim``) and lower the recorded peak RSS to the current RSS
+    (Linux ``clear_refs``), where the platform allows; otherwise a no-op."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
+def child(method: str, T: int) -> None:
+    """Run in a fresh process: print the peak-memory growth (MiB) of one forward + backward as JSON.
+
+    A short warm-up run loads kernels and caches first; the peak RSS is then reset, so that the import
+    of torch and the warm-up do not hide the measured run's peak.
+    """
+    net, y0 = make_problem()
+    runner(method, 8, net, y0)()
+    _reset_peak_rss()
+    print(json.dumps({"mib": measure_peak(runner(method, T, net, y0))}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run: T in 50, 100, one repeat")
+    ap.add_argument("--repeats", type=int, default=None, help="timed repeats per configuration (median)")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    ap.add_argument("--steps", type=int, nargs="*", default=None, help="values of T")
+    ap.add_argument("--child", nargs=2, metavar=("METHOD", "T"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.child:
+        child(args.child[0], int(args.child[1]))
+        return
+    steps = args.steps or ([50, 100] if args.quick else [100, 200, 400, 800, 3200])
+    net, y0 = make_problem()
+    rows = []
+    for T in steps:
+        repeats = args.repeats or (1 if args.quick else (3 if T >= 3200 else 5))
+        runs = {m: runner(m, T, net, y0) for m in METHODS}
+        for run in runs.values():  # warm-up
+            run()
+        times = {m: [] for m in METHODS}
+        for _ in range(repeats):
+            for m, run in runs.items():
+                t0 = time.perf_counter()
+                run()
+                times[m].append(time.perf_counter() - t0)
+        sec = {m: statistics.median(v) for m, v in times.items()}
+        extra = ["--threads", str(args.threads)] if args.threads else []
+        mib = {m: run_isolated(__file__, ["--child", m, str(T)] + extra)["mib"] for m in METHODS}
+        ratio = (lambda a, b: a / b if b > 0 else float("nan"))
+        rows.append([str(T), sec["euler"], sec["full"], sec["soe"], sec["full"] / sec["euler"],
+                     sec["soe"] / sec["euler"], mib["euler"], mib["full"], mib["soe"],
+                     ratio(mib["full"], mib["euler"]), ratio(mib["soe"], mib["euler"])])
+        print(f"T={T} done", file=sys.stderr, flush=True)
+    print(f"fdeint (l1, alpha={ALPHA}) vs explicit Euler; state [{BATCH}, {WIDTH}], MLP {WIDTH} wide, h={H}, "
+          f"forward+backward, torch threads={torch.get_num_threads()}")
+    print_table(["T", "Euler s", "full s", "SOE s", "full/Euler", "SOE/Euler", "Euler MiB", "full MiB",
+                 "SOE MiB", "full/Euler MiB", "SOE/Euler MiB"], rows)
+
+
+if __name__ == "__main__":
+    main()

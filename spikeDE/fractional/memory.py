@@ -1,0 +1,518 @@
+r"""The history sum shared by every ``fdeint`` solver, advanced online with full, short or SOE memory.
+
+Each history-based scheme spends its work in the causal convolution
+
+    ``S_n[r] = sum_{i=0}^{n} kappa_r[n - i] x_i``,   ``r = 0..R-1``,
+
+where ``x_i`` is the scheme's history value (``y_i - y_0``, a difference ``y_{i+1} - y_i``, or ``f_i``)
+and ``kappa_r`` its kernels (``R = 2`` for the predictor–corrector). The solve is sequential (``x_n``
+depends on ``S_{n-1}``), so :class:`HistorySum` takes one value per step and returns ``S_n``, with a
+constant number of tensor operations per step (never a Python loop over the history):
+
+* Steps are grouped in blocks of ``C`` (``block_size``). When a block opens, the contribution of the
+  finished blocks to all ``C`` steps of the new block is one matrix product (the far history); inside the
+  block each step adds its near part, ``kappa[0..p]`` against the block's values so far (one small
+  matrix product).
+* ``memory=None`` (full): exact, ``O(T^2 D)`` work in matrix products, ``O(T D)`` storage.
+* ``memory=K`` (short-memory principle): only lags ``j <= K`` of the original kernel are kept
+  (``kappa`` truncated), ``O(T K D)`` work, ``O(K D)`` storage. The history sum then changes by at most
+  ``sum_{j > K} |k_j| * max_i |x_i|`` per step (see :func:`short_memory_bound`).
+* ``memory="soe"``: lags ``< 2C`` exact, older lags through the sum-of-exponentials kernel of
+  :mod:`spikeDE.fractional.soe` on fixed rates ``lambda_m``: ``kappa(j) ~ sum_m omega_m exp(-lambda_m j)``
+  with relative error ``<= soe_tol`` for every lag up to ``len(t)``, so
+  ``|S_n - S_n^{SOE}| <= soe_tol * sum_j |kappa_j| |x_{n-j}|``. The far history is ``M`` decaying modes
+  ``Z_m`` (``O(M D)`` state): per block they decay by ``exp(-lambda_m C)`` and absorb one finished block
+  (one ``[M, C] x [C, D]`` product); their contribution to the ``C`` steps of a block is one
+  ``[C, M] x [M, D]`` product. ``O(T (M + C) D)`` work.
+
+Gradients: each step is one node of a small custom autograd function. Its backward runs the adjoint of
+the same blocked algorithm (transposed Toeplitz blocks, or adjoint SOE modes decaying backward in time),
+so nothing per step is saved beyond the kernel and, when kernel gradients are needed (a learnable
+``alpha``), the stacked history values. Each node also takes the previous step's output as an input, which
+fixes the backward order (newest step first) that the adjoint relies on. Gradients reach the kernels (and
+through them ``alpha``) by correlating the step gradients with the stored history blockwise.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from numbers import Integral
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from .soe import soe_rates, soe_weights
+from .weights import gl_weights, l1_weights, rectangle_weights, trapezoid_weights
+
+__all__ = ["HistorySum", "MemorySpec", "parse_memory", "short_memory_bound", "DEFAULT_SOE_TOL",
+           "DEFAULT_BLOCK_SIZE"]
+
+_F64 = torch.float64
+DEFAULT_SOE_TOL = 1e-6
+DEFAULT_BLOCK_SIZE = 32
+
+_GENERATORS = {"gl": gl_weights, "l1": l1_weights, "rectangle": rectangle_weights, "trapezoid": trapezoid_weights}
+
+
+@dataclass(frozen=True)
+class MemorySpec:
+    """How much history a solver keeps: ``kind`` is ``"full"``, ``"short"`` (``steps = K``) or ``"soe"``."""
+
+    kind: str = "full"
+    steps: int | None = None
+    tol: float = DEFAULT_SOE_TOL
+
+
+def parse_memory(memory, soe_tol=None) -> MemorySpec:
+    """Validate the ``memory`` argument of ``fdeint``: ``None``, an int ``K >= 1`` or ``"soe"``."""
+    if soe_tol is not None and memory != "soe":
+        raise ValueError(f"soe_tol is only used with memory='soe', got memory={memory!r}")
+    if memory is None:
+        return MemorySpec("full")
+    if isinstance(memory, str):
+        if memory == "soe":
+            tol = DEFAULT_SOE_TOL if soe_tol is None else soe_tol
+            if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (1e-15 <= tol < 1e-1):
+                raise ValueError(f"soe_tol must be a number in [1e-15, 0.1), got {soe_tol!r}")
+            return MemorySpec("soe", tol=float(tol))
+        if memory == "full":
+            return MemorySpec("full")
+        raise ValueError(f"memory must be None (full history), an int K >= 1 (last K steps) or 'soe', "
+                         f"got {memory!r}")
+    if isinstance(memory, Integral) and not isinstance(memory, bool):
+        if memory < 1:
+            raise ValueError(f"memory (short-memory length K) must be >= 1, got {memory!r}")
+        return MemorySpec("short", steps=int(memory))
+    raise ValueError(f"memory must be None (full history), an int K >= 1 (last K steps) or 'soe', got {memory!r}")
+
+
+def short_memory_bound(kind: str, alpha: float, K: int) -> float:
+    r"""``sum_{j > K} |k_j|`` for the GL kernel (``kind="gl"``) or ``2 b_{K+1}`` for L1 (``kind="l1"``).
+
+    Dropping the lags ``j > K`` changes the history sum of one step by at most this number times
+    ``max_i |y_i - y_0|``. GL: ``sum_{j>K} |w_j| = sum_{j<=K} w_j = Gamma(K+1-alpha)/(Gamma(1-alpha) K!)
+    ~ K^{-alpha}/Gamma(1-alpha)``. L1 (by summation by parts, ``b_j`` decreasing to 0):
+    ``|sum_{j>K} b_j (y_{n+1-j} - y_{n-j})| <= 2 b_{K+1} max|y - y0|``, ``b_{K+1} ~ (1-alpha) K^{-alpha}``.
+    """
+    a = float(alpha)
+    if kind == "gl":
+        if a == 1.0:
+            return 0.0
+        return math.exp(math.lgamma(K + 1 - a) - math.lgamma(1 - a) - math.lgamma(K + 1))
+    if kind == "l1":
+        return 2.0 * ((K + 2) ** (1 - a) - (K + 1) ** (1 - a))
+    raise ValueError(f"short_memory_bound: kind must be 'gl' or 'l1', got {kind!r}")
+
+
+def _as64(v, device):
+    if isinstance(v, torch.Tensor):
+        return v.to(dtype=_F64, device=device)
+    return torch.tensor(float(v), dtype=_F64, device=device)
+
+
+def _exact_kernel(terms, shift: int, length: int, device) -> torch.Tensor:
+    """``kappa[j] = sum_terms coef * k_kind(alpha)[j + shift]``, ``j < length`` (float64, with graph)."""
+    out = None
+    for kind, alpha, coef in terms:
+        k = _GENERATORS[kind](alpha, length + shift, device=device)[shift:]
+        k = k * _as64(coef, device) if not (isinstance(coef, (int, float)) and coef == 1) else k
+        out = k if out is None else out + k
+    return out
+
+
+def _soe_kernel(terms, shift: int, rates: torch.Tensor, du: float) -> torch.Tensor:
+    """SOE weights of the shifted kernel: ``exp(-lambda_m shift) sum_terms coef * omega_m(kind, alpha)``."""
+    out = None
+    for kind, alpha, coef in terms:
+        w = soe_weights(kind, alpha, rates, du)
+        w = w * _as64(coef, rates.device) if not (isinstance(coef, (int, float)) and coef == 1) else w
+        out = w if out is None else out + w
+    return out * torch.exp(-rates * shift)
+
+
+def _low_rank(mat: torch.Tensor, rel: float):
+    """``mat ~ left @ right`` with the singular values below ``rel * s_max`` dropped (float64)."""
+    U, S, Vh = torch.linalg.svd(mat, full_matrices=False)
+    r = max(1, int((S > rel * S[0]).sum()))
+    return U[:, :r] * S[:r], Vh[:r]
+
+
+class HistorySum:
+    r"""Online ``S_n[r] = sum_{i<=n} kappa_r[n-i] x_i`` with full, short (last K) or SOE memory.
+
+    Args:
+        kernels: one entry per output ``r``: ``(terms, shift)`` where ``terms`` is a list of
+            ``(kind, alpha, coef)`` with ``kind`` in ``gl, l1, rectangle, trapezoid`` (the generators of
+            :mod:`spikeDE.fractional.weights`) and ``kappa_r[j] = sum coef * k_kind(alpha)[j + shift]``.
+            ``alpha`` and ``coef`` may be tensors with gradients.
+        n_steps: number of values that will be pushed.
+        like: a tensor with the shape, dtype and device of the values ``x``.
+        memory: a :class:`MemorySpec`. Short memory keeps the original lags ``j + shift <= K``.
+        block_size: ``C``, the block length.
+
+    :meth:`push` takes ``x_n`` and returns ``S_n`` (shape of ``x``, with a leading ``R`` axis when
+    ``R > 1``), or the affine combination ``base + scale * S_n + coef * f`` computed inside the same node.
+    Call :meth:`close` after the last push to release forward-only buffers.
+    """
+
+    def __init__(self, kernels, n_steps: int, like: torch.Tensor, memory: MemorySpec = MemorySpec(),
+                 block_size: int = DEFAULT_BLOCK_SIZE):
+        self.shape = tuple(like.shape)
+        self.D = D = max(1, like.numel())
+        self.dtype, self.device = dt, dev = like.dtype, like.device
+        self.R = R = len(kernels)
+        self.C = C = int(block_size)
+        self.P = P = int(n_steps)
+        if P < 1:
+            raise ValueError(f"HistorySum: n_steps must be >= 1, got {n_steps!r}")
+        self.nb = nb = -(-P // C)
+        self.n = 0
+        self._last = None
+        shifts = [s for _, s in kernels]
+
+        kind = memory.kind
+        if kind == "soe" and P - 1 < C + 1:
+            kind = "full"  # every lag lies in the exact window: identical to full history
+        self.kind = kind
+        if kind == "full":
+            L = P
+        elif kind == "short":
+            L = min(P, memory.steps + 1)
+        else:
+            L = min(P, 2 * C)
+        self.L = L
+
+        exact = torch.stack([_exact_kernel(terms, s, L, dev) for terms, s in kernels])  # [R, L] float64
+        if kind == "short":
+            lag = torch.arange(L, device=dev).unsqueeze(0) + torch.tensor(shifts, device=dev).unsqueeze(1)
+            exact = exact * (lag <= memory.steps)
+        self.kappa_in = exact.to(dt)  # graph input of every step
+        self.Lmax = L - 1  # kappa is zero past this lag (far window of full/short memory)
+        self.kpad = torch.zeros(R, max(L, 2 * C) + 1, dtype=dt, device=dev)
+        self.kpad[:, :L] = self.kappa_in.detach()
+        # Near part, two levels: sub-blocks of c steps. Inside a sub-block each step takes
+        # Knear[q] = kappa[q..0] against the sub-block's values so far; when a sub-block opens, the earlier
+        # sub-blocks of the same block enter all its c steps through Kmid[s] (one product).
+        self.c = c = 8 if (C > 8 and C % 8 == 0) else C
+        p_idx = torch.arange(C, device=dev)
+        self.lag_near = lag_near = p_idx.unsqueeze(1) - p_idx.unsqueeze(0)  # [C, C]
+        near = self.kpad[:, lag_near.clamp(min=0)] * (lag_near >= 0)  # [R, C, C]: kappa_r[p - q], q <= p
+        Knear = near.permute(1, 0, 2).contiguous()  # [C, R, C]
+        KT = self.kpad[:, :c].t().contiguous()  # [c, R]
+        self._Kp = [Knear[q, :, :q + 1] for q in range(c)]
+        self._KTp = [KT[:c - q].reshape(-1) for q in range(c)]
+        self._Kmid = [None] + [Knear[s * c:(s + 1) * c, :, :s * c].reshape(c * R, s * c).contiguous()
+                               for s in range(1, C // c)]
+        self.soe_in = None
+        if kind == "soe":
+            self._init_soe(kernels, shifts, memory.tol)
+
+        self.kernel_grad = bool(torch.is_grad_enabled() and (
+            self.kappa_in.requires_grad or (self.soe_in is not None and self.soe_in.requires_grad)))
+        # Rings of stored blocks: forward values x (``slots`` blocks) and pending gradients (``gslots``).
+        if kind == "full":
+            window = nb
+        elif kind == "short":
+            window = -(-(self.Lmax + 1) // C) + 1
+        else:
+            window = 2
+        self.slots = nb if (kind == "full" or self.kernel_grad) else min(nb, window + 1)
+        self.gslots = nb if kind == "full" else min(nb, window + 1)
+        self.X = torch.zeros(self.slots * C, D, dtype=dt, device=dev)
+        self.F = torch.zeros(C, R, D, dtype=dt, device=dev)
+        self._Fp = self.F.unbind(0)
+        self._Fsub = [self.F[p:p + self.c].view(-1, D) for p in range(0, C, self.c)]
+        self._views = {}
+        self._scratch = None
+        self._out_shape = self.shape if R == 1 else (R,) + self.shape
+        self._bwd_expect = None
+
+    def _init_soe(self, kernels, shifts, tol: float) -> None:
+        """Modes for lags ``>= C+1``: ``kappa_r(j) ~ sum_m omega_{r,m} exp(-lambda_m j)``.
+
+        The two mode maps of a block, ``Ep[p, m] = exp(-lambda_m p)`` (modes -> steps of the block) and
+        ``G[m, c] = exp(-lambda_m (2C - c))`` (a finished block -> modes), have low numerical rank (~10); they
+        are stored as truncated SVD factors (relative cut ``1e-3 * tol``), which makes both products cheaper.
+        """
+        C, R, D, dev, dt = self.C, self.R, self.D, self.device, self.dtype
+        n_min = C + 1 + min(shifts)
+        n_max = max(self.P - 1 + max(shifts), n_min)
+        rates, du = soe_rates(n_min, n_max, tol, device=dev)
+        w = torch.stack([_soe_kernel(terms, s, rates, du) for terms, s in kernels])  # [R, M] float64
+        self.soe_in = w.to(dt)
+        self.M = M = rates.numel()
+        pf = torch.arange(C, dtype=_F64, device=dev)
+        rel = max(1e-3 * tol, 1e-14)
+        EA, EB = _low_rank(torch.exp(-pf.unsqueeze(1) * rates), rel)  # Ep ~ EA @ EB: [C, rE] x [rE, M]
+        GA, GB = _low_rank(torch.exp(-(2 * C - pf).unsqueeze(0) * rates.unsqueeze(1)), rel)  # [M, rG] x [rG, C]
+        rE = EA.shape[1]
+        self.decay = torch.exp(-rates * C).to(dt)
+        # Forward: F[(p, r)] = sum_m Ep[p, m] w[r, m] Z_m = (Abd @ (B @ Z))[(p, r)]
+        self.EB = EB.to(dt)
+        self.B = (EB.unsqueeze(0) * w.detach().unsqueeze(1)).reshape(R * rE, M).to(dt)  # [(r, k), m]
+        Abd = torch.zeros(C, R, R, rE, dtype=_F64, device=dev)
+        for r in range(R):
+            Abd[:, r, r] = EA
+        self.Abd = Abd.reshape(C * R, R * rE).to(dt)
+        self.rE = rE
+        self.GA, self.GB = GA.to(dt), GB.to(dt)
+        lag1 = C + self.lag_near  # kappa lags C + p - c, 1..2C-1
+        self.T1 = self.kpad[:, lag1].permute(1, 0, 2).reshape(C * R, C).contiguous()
+        self.Z = torch.zeros(M, D, dtype=dt, device=dev)
+
+    # ------------------------------------------------------------------ helpers
+    def _runs(self, b0: int, b1: int, slots: int):
+        """Blocks ``b0..b1-1`` of a ring of ``slots`` blocks as contiguous runs
+        ``(column offset in blocks, first slot, number of blocks)``."""
+        runs, cur = [], b0
+        while cur < b1:
+            s = cur % slots
+            cnt = min(b1 - cur, slots - s)
+            runs.append((cur - b0, s, cnt))
+            cur += cnt
+        return runs
+
+    def _window(self, b: int) -> int:
+        """First block whose values reach some step of block ``b`` (full/short memory)."""
+        if self.kind == "full":
+            return 0
+        return max(0, b * self.C - self.Lmax) // self.C
+
+    def _far_kernel(self, b: int, b0: int) -> torch.Tensor:
+        """``K[(p, r), c] = kappa_r[bC + p - (b0 C + c)]``, shape ``[C R, (b - b0) C]``."""
+        C, zero = self.C, self.kpad.shape[1] - 1
+        lag = (b - b0) * C + self.lag_near[:, :1] - torch.arange((b - b0) * C, device=self.device)
+        lag = torch.where(lag <= self.Lmax, lag, zero)
+        return self.kpad[:, lag].permute(1, 0, 2).reshape(C * self.R, -1)
+
+    def _slot_views(self, slot: int):
+        """Row views, per-step sub-block prefixes and the whole block of one ring slot (cached)."""
+        views = self._views.get(slot)
+        if views is None:
+            C, c, s0 = self.C, self.c, slot * self.C
+            views = (self.X[s0:s0 + C].view((C,) + self.shape).unbind(0),
+                     [self.X[s0 + p - p % c:s0 + p + 1] for p in range(C)], self.X[s0:s0 + C],
+                     [self.X[s0 + p:s0 + p + 1] for p in range(C)])
+            if self.slots <= 8:
+                self._views[slot] = views
+        return views
+
+    def _block(self, b: int) -> torch.Tensor:
+        s = (b % self.slots) * self.C
+        return self.X[s:s + self.C]
+
+    def _hg_block(self, b: int) -> torch.Tensor:
+        s = (b % self.gslots) * self.C
+        return self.HG[s:s + self.C]
+
+    # ------------------------------------------------------------------ forward
+    def _open_block(self, b: int) -> None:
+        """Far history of every step of block ``b`` (one or two matrix products)."""
+        C, R, D = self.C, self.R, self.D
+        Fv = self.F.view(C * R, D)
+        self._rows, self._prefix, self._xblock, self._rows2d = self._slot_views(b % self.slots)
+        if self.kind == "soe":
+            if b >= 2:  # absorb block b-2 into the modes, then evaluate them at the C steps
+                self.Z.mul_(self.decay.unsqueeze(1)).addmm_(self.GA, self.GB @ self._block(b - 2))
+                torch.mm(self.Abd, self.B @ self.Z, out=Fv)
+                Fv.addmm_(self.T1, self._block(b - 1))
+            elif b == 1:
+                torch.mm(self.T1, self._block(0), out=Fv)
+            else:
+                Fv.zero_()
+            return
+        b0 = self._window(b)
+        if b0 < b:
+            K = self._far_kernel(b, b0)
+            for i, (off, s, cnt) in enumerate(self._runs(b0, b, self.slots)):
+                Kc, Xc = K[:, off * C:(off + cnt) * C], self.X[s * C:(s + cnt) * C]
+                torch.mm(Kc, Xc, out=Fv) if i == 0 else Fv.addmm_(Kc, Xc)
+        else:
+            Fv.zero_()
+
+    def _next_row(self, n: int) -> torch.Tensor:
+        """``[1, D]`` view of the buffer row that will hold ``x_{n+1}`` (a scratch row after the last step)."""
+        m = n + 1
+        if m >= self.P:
+            if self._scratch is None:
+                self._scratch = torch.empty(1, self.D, dtype=self.dtype, device=self.device)
+            return self._scratch
+        p = m % self.C
+        if p:  # same block
+            return self._rows2d[p]
+        r = ((m // self.C) % self.slots) * self.C
+        return self.X[r:r + 1]
+
+    def _forward(self, x, scale=1.0, f=None, coef=0.0, base=None, chain=False) -> torch.Tensor:
+        n = self.n
+        if n >= self.P:
+            raise RuntimeError(f"HistorySum: more than n_steps={self.P} values pushed")
+        p = n % self.C
+        q = p % self.c
+        if q == 0:
+            if p == 0:
+                self._open_block(n // self.C)
+            else:  # earlier sub-blocks of this block -> the c steps of the new sub-block
+                self._Fsub[p // self.c].addmm_(self._Kmid[p // self.c], self._xblock[:p])
+        if x is not None:
+            self._rows[p].copy_(x)
+        if chain:  # inc = scale S_n + coef f is the next history value x_{n+1}; out = base + inc
+            inc2d = torch.addmm(self._Fp[p], self._Kp[q], self._prefix[p], beta=scale, alpha=scale,
+                                out=self._next_row(n))
+            inc = inc2d.view(self.shape)
+            if f is not None:
+                inc.add_(f, alpha=coef)
+            out = inc + base if base is not None else inc.clone()
+        else:
+            out = torch.addmm(self._Fp[p], self._Kp[q], self._prefix[p], beta=scale, alpha=scale)
+            out = out.view(self._out_shape)
+            if f is not None:
+                out.add_(f, alpha=coef)
+            if base is not None:
+                out.add_(base)
+        self.n = n + 1
+        return out
+
+    def push(self, x: torch.Tensor | None = None, *, scale: float = 1.0, f: torch.Tensor | None = None,
+             coef: float = 0.0, base: torch.Tensor | None = None, chain: bool = False) -> torch.Tensor:
+        """Push the newest history value ``x_n`` and return ``out_n = base + scale * S_n + coef * f``.
+
+        ``scale`` and ``coef`` are numbers; ``f`` and ``base`` optional tensors of the shape of ``x`` (only for
+        ``R = 1``). With ``chain=True`` the history is the sequence of increments: ``x_{n+1} = out_n - base_n``
+        is recorded inside the step, so ``x`` is given only for the first push (``x_0``) and omitted after.
+        Everything happens inside one autograd node.
+        """
+        if (x is None) != (chain and self.n > 0):
+            raise ValueError("HistorySum.push: give x for every push, or (chain=True) only for the first one")
+        prev = self._last
+        if torch.is_grad_enabled() and (self.kernel_grad or (x is not None and x.requires_grad)
+                                        or (prev is not None and prev.requires_grad)
+                                        or (f is not None and f.requires_grad)
+                                        or (base is not None and base.requires_grad)):
+            out = _HistoryStep.apply(self, self.kappa_in, self.soe_in, prev, (scale, coef, chain), x, f, base)
+        else:
+            out = self._forward(x, scale, f, coef, base, chain)
+        self._last = out
+        return out
+
+    def close(self) -> None:
+        """Release forward-only state (call after the last push; backward still works)."""
+        self._last = None
+        self.Z = None
+        if not self.kernel_grad:
+            self.X = None
+        self.F = self._Fp = self._rows = self._prefix = self._xblock = self._rows2d = self._scratch = None
+        self._views = {}
+
+    # ------------------------------------------------------------------ backward
+    def _reset_backward(self) -> None:
+        C, R, D = self.C, self.R, self.D
+        kw = dict(dtype=self.dtype, device=self.device)
+        self.GS = torch.zeros(C, R, D, **kw)  # gradients of the current block's sums
+        self._GSrows = self.GS.view((C,) + self._out_shape).unbind(0)
+        c = self.c
+        self._GStail = [self.GS[p:p - p % c + c].reshape(-1, D).t() for p in range(C)]
+        self.HG = torch.zeros(self.gslots * C, D, **kw)  # far-history gradients of older blocks
+        self._HGrows = self.HG.unbind(0)
+        self._pending = None  # gradient of the next history value (chained pushes)
+        if self.kind == "soe":
+            self.Zbar = torch.zeros(self.M, D, **kw)
+            if self.soe_in.requires_grad:
+                self.Abar = torch.zeros(R, self.M, D, **kw)
+
+    def _backward(self, n: int, g: torch.Tensor, scale: float = 1.0, chain: bool = False):
+        """Step ``n``: ``g`` is the gradient of ``S_n`` (times ``1/scale``); returns the gradient of ``x_n``, the
+        kernel gradients when block ``n // C`` closes, and (``chain``) ``g`` plus the gradient that ``x_{n+1}``
+        (this step's increment) received from the later steps."""
+        if self._bwd_expect != n:
+            self._reset_backward()
+        C, c = self.C, self.c
+        p = n % C
+        q = p % c
+        if chain and self._pending is not None:
+            g = g + self._pending
+        torch.mul(g, scale, out=self._GSrows[p])
+        h0 = (n // C % self.gslots) * C
+        gx = torch.addmv(self._HGrows[h0 + p], self._GStail[p], self._KTp[q]).view(self.shape)
+        gk = gw = None
+        if q == 0:
+            if p > 0:  # the sub-block's gradients reach the earlier sub-blocks of the same block
+                self.HG[h0:h0 + p].addmm_(self._Kmid[p // c].t(), self.GS[p:p + c].view(-1, self.D))
+            else:
+                gk, gw = self._close_block(n // C)
+        self._pending = gx
+        self._bwd_expect = n - 1 if n > 0 else None
+        return gx, g, gk, gw
+
+    def _scatter(self, gk: torch.Tensor, vals: torch.Tensor, lag0: int) -> None:
+        """``gk[r, lag0 + p - c] += vals[p, r, c]`` for lags inside ``[0, L)``."""
+        C, R, W = vals.shape
+        lag = lag0 + self.lag_near[:, :1] - torch.arange(W, device=self.device)
+        ok = (lag >= 0) & (lag < self.L)
+        v = (vals * ok.unsqueeze(1)).permute(1, 0, 2).reshape(R, -1)
+        gk.index_add_(1, lag.clamp(0, self.L - 1).reshape(-1), v)
+
+    def _close_block(self, b: int):
+        """All step gradients of block ``b`` are known: send them to older blocks and to the kernels."""
+        C, R, D = self.C, self.R, self.D
+        GSf = self.GS.view(C * R, D)
+        gk = gw = None
+        if self.kernel_grad:
+            gk = torch.zeros(R, self.L, dtype=self.dtype, device=self.device)
+            self._scatter(gk, (GSf @ self._block(b).t()).view(C, R, C), 0)
+        if self.kind == "soe":
+            if b >= 1:
+                self._hg_block(b - 1).addmm_(self.T1.t(), GSf)
+                if gk is not None:
+                    self._scatter(gk, (GSf @ self._block(b - 1).t()).view(C, R, C), C)
+            if b >= 2:
+                Y = self.Abd.t() @ GSf  # [(r, k), D]
+                if self.soe_in.requires_grad:  # per-kernel adjoint modes, for the weight gradients
+                    self.Abar.mul_(self.decay.view(1, -1, 1))
+                    self.Abar.baddbmm_(self.EB.t().expand(R, -1, -1), Y.view(R, self.rE, D))
+                    zbar = (self.soe_in.detach().unsqueeze(2) * self.Abar).sum(0)
+                    gz = self.GA @ (self.GB @ self._block(b - 2))  # what block b-2 added to the modes
+                    gw = (gz.unsqueeze(0) * self.Abar).sum(2)
+                else:
+                    zbar = self.Zbar.mul_(self.decay.unsqueeze(1)).addmm_(self.B.t(), Y)
+                # First contribution to block b-2 in this pass: overwrite (the ring slot holds stale data).
+                torch.mm(self.GB.t(), self.GA.t() @ zbar, out=self._hg_block(b - 2))
+        else:
+            b0 = self._window(b)
+            if b0 < b:
+                K = self._far_kernel(b, b0)
+                for off, s, cnt in self._runs(b0, b, self.gslots):
+                    self.HG[s * C:(s + cnt) * C].addmm_(K[:, off * C:(off + cnt) * C].t(), GSf)
+                if gk is not None:
+                    for off, s, cnt in self._runs(b0, b, self.slots):
+                        vals = (GSf @ self.X[s * C:(s + cnt) * C].t()).view(C, R, cnt * C)
+                        self._scatter(gk, vals, (b - b0 - off) * C)
+            if self.kind == "short":
+                self._hg_block(b).zero_()  # the ring slot is reused by an older block
+        if gk is not None and not self.kappa_in.requires_grad:
+            gk = None
+        return gk, gw
+
+
+class _HistoryStep(torch.autograd.Function):
+    """One step of :class:`HistorySum`: ``out = base + scale * S_n + coef * f`` (``cfg = (scale, coef, chain)``).
+
+    The backward is the adjoint of the blocked algorithm; it relies on the ``prev`` edge (the previous
+    step's output is an input), which makes autograd differentiate the steps newest first.
+    """
+
+    @staticmethod
+    def forward(ctx, hist, kappa, soe_w, prev, cfg, x, f, base):
+        scale, coef, chain = cfg
+        ctx.hist, ctx.n, ctx.cfg = hist, hist.n, cfg
+        ctx.has = (x is not None, f is not None, base is not None)
+        return hist._forward(x, scale, f, coef, base, chain)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        scale, coef, chain = ctx.cfg
+        gx, g_inc, gk, gw = ctx.hist._backward(ctx.n, g, scale, chain)
+        has_x, has_f, has_base = ctx.has
+        return (None, gk, gw, None, None, gx if has_x else None, g_inc * coef if has_f else None,
+                g if has_base else None)

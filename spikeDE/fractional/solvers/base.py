@@ -1,0 +1,71 @@
+"""What every ``fdeint`` solver receives: the validated problem, and the output stacking.
+
+Solvers work on tuples of state components (a single tensor ``y0`` is a 1-tuple); ``func`` is wrapped
+so that it always takes and returns such a tuple.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ..memory import DEFAULT_BLOCK_SIZE, HistorySum, MemorySpec
+from ..weights import scheme_factor
+
+__all__ = ["Problem", "scheme_factors", "history", "stack_solution", "add_scaled", "fused"]
+
+
+@dataclass
+class Problem:
+    """A validated Caputo problem ``D^alpha y = func(t, y)``, ``y(t_0) = y0`` on a uniform grid.
+
+    ``alpha`` holds one order per component (a float, or a 0-d float64 tensor with its graph); for
+    ``glmulti`` it holds the orders of the terms (shared by all components) and ``coefficients`` their
+    coefficients. ``ts`` are the grid points as 0-d tensors (passed to ``func``), ``h`` the step.
+    """
+
+    func: object
+    y0: tuple
+    ts: tuple
+    h: float
+    alpha: tuple
+    memory: MemorySpec = field(default_factory=MemorySpec)
+    block_size: int = DEFAULT_BLOCK_SIZE
+    coefficients: tuple | None = None
+
+    @property
+    def steps(self) -> int:
+        """Number of steps ``len(t) - 1``."""
+        return len(self.ts) - 1
+
+
+def scheme_factors(kind: str, pb: Problem) -> list:
+    """``scheme_factor(kind, alpha_c, h)`` per component: a float for a float ``alpha``, else a 0-d tensor
+    in the component's dtype (so that ``alpha`` receives the gradient of the Gamma factors)."""
+    out = []
+    for a, y0 in zip(pb.alpha, pb.y0):
+        f = scheme_factor(kind, a, pb.h)
+        out.append(f.to(y0.dtype) if isinstance(a, torch.Tensor) else float(f))
+    return out
+
+
+def history(pb: Problem, kernels, n_steps: int, like: torch.Tensor) -> HistorySum:
+    """A :class:`HistorySum` with the problem's memory option and block size."""
+    return HistorySum(kernels, n_steps, like, memory=pb.memory, block_size=pb.block_size)
+
+
+def stack_solution(traj: list) -> tuple:
+    """``traj[c]`` (list of ``len(t)`` tensors per component) -> tuple of ``[len(t), *shape]`` tensors."""
+    return tuple(torch.stack(ys) for ys in traj)
+
+
+def fused(*coefs) -> bool:
+    """Whether the step coefficients are numbers (then the step is one fused history node)."""
+    return not any(isinstance(c, torch.Tensor) for c in coefs)
+
+
+def add_scaled(a: torch.Tensor, b: torch.Tensor, c) -> torch.Tensor:
+    """``a + c * b`` with one operation when ``c`` is a number."""
+    if isinstance(c, torch.Tensor):
+        return a + c * b
+    return torch.add(a, b, alpha=c)
