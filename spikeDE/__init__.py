@@ -8,6 +8,7 @@ __version__ = "0.2.0"
 
 from .neuron import BaseNeuron, HardResetLIFNeuron, IFNeuron, LIFNeuron, NoisyLIFNeuron, reset_net  # noqa: E402
 from .wrapper import SNNWrapper  # noqa: E402
+from .fractional import fdeint, mittag_leffler  # noqa: E402
 
 __all__ = ["SNNWrapper", "BaseNeuron", "IFNeuron", "LIFNeuron", "HardResetLIFNeuron", "NoisyLIFNeuron",
-           "reset_net", "__version__"]
+           "reset_net", "fdeint", "mittag_leffler", "__version__"]
