@@ -27,8 +27,9 @@ from torch import nn
 from ..analysis.attacks import ATTACKS, DEFAULT_LEVELS, apply_attack
 from ..analysis.energy import SynapticOpCounter
 from ..analysis.monitors import SpikeMonitor
-from ..analysis.orders import mean_orders
+from ..analysis.orders import mean_orders, multiterm_weights
 from . import models as _builtin_models  # noqa: F401  (registers the built-in models)
+from . import neurons as _builtin_neurons  # noqa: F401  (registers the built-in neurons)
 from . import tasks as _builtin_tasks  # noqa: F401  (registers the built-in tasks)
 from .checkpoint import CheckpointError, load_checkpoint
 from .config import ConfigError, TrainConfig, load_config, save_config
@@ -140,6 +141,14 @@ def _analyse(model: nn.Module, data: TaskData, dataset, mode, window, device, dt
             "layer_rates": monitor.rates() if monitor is not None else {}}
 
 
+def _order_metrics(model: nn.Module) -> dict:
+    """The per-epoch record of the orders: ``alpha/<layer>`` and, for multi-term layers, ``coef/<layer>/<i>``."""
+    out = {f"alpha/{k}": v for k, v in mean_orders(model).items()}
+    for layer, weights in multiterm_weights(model).items():
+        out.update({f"coef/{layer}/{i}": float(c) for i, c in enumerate(weights)})
+    return out
+
+
 def _alpha_cell(model: nn.Module) -> tuple[str | None, dict]:
     orders = mean_orders(model)
     if not orders:
@@ -222,7 +231,7 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
                               grad_clip=cfg.grad_clip, readout=mode, readout_window=window, seed=cfg.seed,
                               device=device, dtype=dtype, eval_batch_size=cfg.eval_batch_size,
                               out_dir=_arm_dir(out, arm), checkpoint_every=cfg.checkpoint_every, env=env,
-                              metrics_fn=lambda m: {f"alpha/{k}": v for k, v in mean_orders(m).items()},
+                              metrics_fn=_order_metrics,
                               extra_state={"config": cfg.to_dict(), "arm": arm}, progress=progress,
                               log=quiet, name=arm)
             if resume and os.path.exists(trainer.checkpoint_path):
