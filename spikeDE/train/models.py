@@ -4,6 +4,12 @@ Spiking models (one arm per neuron, :mod:`spikeDE.train.neurons`), run through :
 (the network sees the sequence folded into the batch, ``[T*B, ...]``; every neuron layer runs its whole
 recurrence in one fused kernel):
 
+Options of both (``--model-arg KEY=VALUE``): ``layers`` (2), ``tau`` (2.0) and ``threshold`` (1.0) of every
+neuron, ``learn_tau`` (false; one learnable time constant per layer), ``gain`` (4.0): the hidden ``Linear`` /
+``Conv`` layers start from PyTorch's default initialisation times ``gain``, so that sparse spike inputs reach the
+threshold (with ``gain = 1`` a network of threshold-1 neurons on the embedded tasks barely fires and does not
+learn).
+
 * ``mlp``: ``Linear -> neuron`` repeated ``layers`` times (width ``hidden``), then a ``Linear`` readout of the
   last spikes: per-step logits ``z_t = W s_t + b``. No recurrent weights: whatever the network remembers is in
   the membranes (exponential forgetting for ``lif``, power-law memory for ``flif``).
@@ -31,7 +37,7 @@ from .registry import TaskInfo, get_neuron, register_model
 
 __all__ = ["GRUClassifier", "StepMLP", "spiking_mlp", "spiking_cnn", "wrap_spiking"]
 
-_SPIKING_OPTIONS = {"layers": 2, "tau": 2.0, "threshold": 1.0, "gain": 4.0}
+_SPIKING_OPTIONS = {"layers": 2, "tau": 2.0, "threshold": 1.0, "gain": 4.0, "learn_tau": False}
 
 
 def wrap_spiking(base: nn.Module, neuron: str, cfg: TrainConfig) -> SNNWrapper:
@@ -63,7 +69,8 @@ def _scaled(layer: nn.Module, gain: float) -> nn.Module:
 
 
 def _neuron(neuron: str, cfg: TrainConfig, opts: dict, name: str) -> nn.Module:
-    return get_neuron(neuron).build(cfg, tau=opts["tau"], threshold=opts["threshold"], name=name)
+    return get_neuron(neuron).build(cfg, tau=opts["tau"], threshold=opts["threshold"], learn_tau=opts["learn_tau"],
+                                    name=name)
 
 
 def spiking_mlp(info: TaskInfo, cfg: TrainConfig, neuron: str, opts: dict) -> SNNWrapper:

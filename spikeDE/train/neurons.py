@@ -41,8 +41,8 @@ def memory_option(memory):
     raise ConfigError(f"memory must be 'full', 'soe' or a number of steps >= 1, got {memory!r}")
 
 
-def _lif(cfg: TrainConfig, tau: float = TAU, threshold: float = THRESHOLD, **_):
-    return LIFNeuron(tau=tau, threshold=threshold)
+def _lif(cfg: TrainConfig, tau: float = TAU, threshold: float = THRESHOLD, learn_tau: bool = False, **_):
+    return LIFNeuron(tau=tau, threshold=threshold, tau_learnable=learn_tau)
 
 
 def _fractional(cfg: TrainConfig) -> dict:

@@ -6,7 +6,8 @@ Run folder::
     RUN/summary.json, .csv       one row per arm: accuracy, spike rate, synaptic operations, energy, alphas, time
     RUN/<arm>/checkpoint.pt      the arm's last checkpoint (atomic), used by --resume and ``spikede evaluate``
     RUN/<arm>/metrics.json, .csv per-epoch history and final test metrics
-    RUN/plots/*.png              training curves, an input raster (more with the spiking models)
+    RUN/plots/*.png              training curves, an input raster; with spiking arms also membrane traces of one
+                                 neuron per arm on the same current and the free relaxation (exp vs Mittag-Leffler)
     RUN/robustness_<attack>.*    written by ``spikede evaluate RUN --attack <attack>``
 
 Every arm starts from the same seed, so arms see the same batches in the same order.
@@ -156,7 +157,7 @@ def _alpha_cell(model: nn.Module) -> tuple[str | None, dict]:
     return "/".join(f"{v:.3f}" for v in orders.values()), orders
 
 
-def _plots(out: str, histories: dict, data: TaskData, log) -> None:
+def _plots(out: str, histories: dict, data: TaskData, log, models: dict | None = None) -> None:
     try:
         from ..analysis import plots
         plots.require_matplotlib()
@@ -171,6 +172,9 @@ def _plots(out: str, histories: dict, data: TaskData, log) -> None:
     if data.info.input_kind == "spike":
         plots.plot_raster({"input": spikes}, os.path.join(folder, "input_raster.png"),
                           title=f"{data.info.name}: one test input (label {int(y)})")
+    if models:
+        from .figures import neuron_figures
+        neuron_figures(folder, models, x.unsqueeze(1))
 
 
 def train_run(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, progress: bool = True,
@@ -223,7 +227,7 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
         quiet(f"run folder: {out}  |  task {data.info.name} (T={data.info.steps}, {data.info.n_classes} classes, "
               f"{len(data.train)} train)  |  model {plan.model.name}  |  arms: {', '.join(plan.arms)}  |  "
               f"device {device}{f' x {env.world_size} processes' if env.active else ''}")
-        rows, histories = [], {}
+        rows, histories, models = [], {}, {}
         for arm in plan.arms:
             model = build_arm_model(plan, data, arm)
             trainer = Trainer(model, data.train, data.val, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
@@ -243,6 +247,7 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
             except KeyboardInterrupt as e:
                 raise RunInterrupted(out) from e
             histories[arm] = trainer.history
+            models[arm] = trainer.model
             if env.is_main:
                 row = _final_metrics(trainer, data, mode, window, arm)
                 rows.append(row)
@@ -251,7 +256,7 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
             write_rows(rows, os.path.join(out, "summary.json"), os.path.join(out, "summary.csv"),
                        {"task": data.info.name, "model": plan.model.name, "chance": data.info.chance})
             if make_plots:
-                _plots(out, histories, data, log)
+                _plots(out, histories, data, log, models)
             print_table(f"\n{data.info.name} / {plan.model.name}  (chance {data.info.chance:.3f}; run folder {out})\n"
                         + format_table(rows, SUMMARY_COLUMNS))
         barrier(env)
