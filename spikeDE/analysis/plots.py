@@ -8,6 +8,7 @@ standard deviation are then taken over the seeds; the band is ``mean +- std``).
 """
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -81,6 +82,11 @@ def _curves(ax, x, results, chance):
     ax.legend()
 
 
+@functools.lru_cache(maxsize=4)
+def _gauss_legendre(n: int):
+    return np.polynomial.legendre.leggauss(n)
+
+
 def mittag_leffler_relaxation(t, alpha: float, tau: float = 1.0, nodes: int = 2000) -> np.ndarray:
     r"""The free relaxation of the fractional membrane, ``tau D^alpha v = -v``, ``v(0) = 1`` (Caputo):
     ``v(t) = E_alpha(-t^alpha / tau)``; ``alpha = 1`` gives ``exp(-t / tau)``. Float64, ``t >= 0``.
@@ -103,7 +109,7 @@ def mittag_leffler_relaxation(t, alpha: float, tau: float = 1.0, nodes: int = 20
         return np.exp(-t / tau)
     x = t ** alpha / tau
     lo, hi = np.pi / 2 - alpha * np.pi, np.pi / 2
-    g, w = np.polynomial.legendre.leggauss(nodes)
+    g, w = _gauss_legendre(int(nodes))
     theta = lo + (g + 1) * (hi - lo) / 2
     w = w * (hi - lo) / 2
     r = np.maximum(-np.cos(alpha * np.pi) + np.sin(alpha * np.pi) * np.tan(theta), 0.0) ** (1.0 / alpha)
