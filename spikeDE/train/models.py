@@ -10,6 +10,9 @@ neuron, ``learn_tau`` (false; one learnable time constant per layer), ``gain`` (
 threshold (with ``gain = 1`` a network of threshold-1 neurons on the embedded tasks barely fires and does not
 learn).
 
+Every neuron layer is made by the arm's neuron factory as ``build(cfg, tau=..., threshold=..., learn_tau=...,
+name="sn1")`` (a factory registered by the user should accept these keywords).
+
 * ``mlp``: ``Linear -> neuron`` repeated ``layers`` times (width ``hidden``), then a ``Linear`` readout of the
   last spikes: per-step logits ``z_t = W s_t + b``. No recurrent weights: whatever the network remembers is in
   the membranes (exponential forgetting for ``lif``, power-law memory for ``flif``).
