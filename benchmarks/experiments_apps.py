@@ -1,7 +1,8 @@
 """f-SNN versus LIF on the embedded tasks: accuracy over seeds, accuracy versus delay, robustness.
 
     python benchmarks/experiments_apps.py            # full: 3 seeds, delays 8/32/64/128, digits (~15-25 min, 2 cores)
-    python benchmarks/experiments_apps.py --quick    # smoke: 1 seed, fewer epochs, delays 8/32
+    python benchmarks/experiments_apps.py --quick    # smoke (~30 s): 1 seed, 10 epochs, delays 8/32; too short to
+                                                     # learn delay 32, so its numbers are not the result
     python benchmarks/experiments_apps.py --seeds 2 --delays 8 32 64 --out runs/exp
 
 Every configuration is the default run of ``spikede train`` (spiking MLP 2 x 64, tau = 2, threshold 1, gain 4,
