@@ -11,7 +11,7 @@ from spikeDE.train.checkpoint import load_checkpoint
 from spikeDE.train.models import GRUClassifier
 from spikeDE.train.trainer import Trainer
 
-TINY = ["--task-arg", "n_train=64", "--task-arg", "n_val=32", "--task-arg", "n_test=40", "--delay", "4",
+TINY = ["--model", "gru", "--task-arg", "n_train=64", "--task-arg", "n_val=32", "--task-arg", "n_test=40", "--delay", "4",
         "--hidden", "8", "--batch-size", "16", "--epochs", "2", "--device", "cpu", "--no-progress", "--threads", "1"]
 
 
@@ -132,7 +132,7 @@ def test_list(capsys):
     (["train", "--task-arg", "dealy=3"], "has no option 'dealy'"),
     (["train", "--task-arg", "delay"], "KEY=VALUE"),
     (["train", "--task-arg", "delay=-2", "--out", "UNUSED"], "delay must be >= 0"),
-    (["train", "--neuron", "lif"], "takes no neuron"),
+    (["train", "--model", "gru", "--neuron", "lif"], "takes no neuron"),
     (["train", "--readout", "mean"], "scored with readout"),
     (["train", "--optimizer", "lbfgs"], "optimizer must be one of"),
     (["train", "--config", "missing.toml"], "does not exist"),

@@ -10,7 +10,7 @@ from spikeDE.train.checkpoint import load_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # 97 samples in batches of 16: the last global batch has one sample, so one process gets none of it.
-ARGS = ["train", "--task-arg", "n_train=97", "--task-arg", "n_val=31", "--task-arg", "n_test=20", "--delay", "3",
+ARGS = ["train", "--model", "gru", "--task-arg", "n_train=97", "--task-arg", "n_val=31", "--task-arg", "n_test=20", "--delay", "3",
         "--hidden", "6", "--batch-size", "16", "--epochs", "2", "--dtype", "float64", "--device", "cpu",
         "--no-progress", "--no-plots", "--seed", "5", "--schedule", "constant"]
 

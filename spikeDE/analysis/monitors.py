@@ -6,7 +6,8 @@ entries ``N``; the firing rate is ``r = N_ev / N`` (events per neuron per time s
 spikes). The mean spike count per neuron over a ``[T, B, ...]`` sequence is ``r * T``.
 
 Which layers are spiking is decided by ``types`` (module classes), by a ``predicate(name, module)`` or, by
-default, by :func:`is_spiking_layer`, which matches the classes given to :func:`register_spiking_type`.
+default, by :func:`is_spiking_layer`, which matches the classes given to :func:`register_spiking_type`
+(spikeDE's own neurons, :class:`spikeDE.BaseNeuron` and its subclasses, are registered from the start).
 Counts are accumulated on the device of the outputs (no host synchronisation inside the forward pass).
 """
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
+from ..neuron import BaseNeuron
+
 __all__ = ["SpikeMonitor", "register_spiking_type", "is_spiking_layer", "spiking_types"]
 
-_SPIKING_TYPES: list[type] = []
+_SPIKING_TYPES: list[type] = [BaseNeuron]
 
 
 def register_spiking_type(cls: type) -> type:

@@ -26,7 +26,10 @@ A **neuron** is a factory the model builders call::
     def make_flif(cfg: TrainConfig, **layer_kwargs) -> nn.Module: ...
 
 ``cfg`` carries ``alpha``, ``learn_alpha``, ``method`` and ``memory``; ``layer_kwargs`` is whatever the model
-passes (e.g. the layer's name or width).
+passes (e.g. the layer's name or width). A neuron registered with ``dynamics=fn`` also says how a network of
+such layers is run: ``fn(cfg)`` returns the keywords of :class:`spikeDE.SNNWrapper` (``integrator``, ``alpha``,
+``learn_alpha``, ``method``, ``memory``, ``multi_coefficient`` ...); the built-in ``lif``, ``flif`` and
+``multiterm`` neurons (:mod:`spikeDE.train.neurons`) do.
 """
 from __future__ import annotations
 
@@ -102,10 +105,15 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class NeuronSpec:
+    """A neuron choice. ``build(cfg, **layer_kwargs)`` makes one neuron layer; ``dynamics(cfg)`` (optional) gives
+    the :class:`spikeDE.SNNWrapper` keywords (integrator, orders, method, memory ...) that the spiking models
+    wrap their network with, so that one arm's neuron layers share one time stepping."""
+
     name: str
     build: Callable[..., Any]
     description: str = ""
     fractional: bool = False
+    dynamics: Callable[..., dict] | None = None
 
 
 T = TypeVar("T")
@@ -171,10 +179,12 @@ def register_model(name: str, *, description: str = "", neurons: bool = False, d
     return deco
 
 
-def register_neuron(name: str, *, description: str = "", fractional: bool = False, overwrite: bool = False):
-    """Decorator: register ``factory(cfg, **layer_kwargs) -> nn.Module`` as neuron ``name``."""
+def register_neuron(name: str, *, description: str = "", fractional: bool = False,
+                    dynamics: Callable[..., dict] | None = None, overwrite: bool = False):
+    """Decorator: register ``factory(cfg, **layer_kwargs) -> nn.Module`` as neuron ``name`` (``dynamics(cfg)``:
+    the ``SNNWrapper`` keywords of networks built with it; see :class:`NeuronSpec`)."""
     def deco(fn):
-        NEURONS.register(NeuronSpec(name, fn, description, bool(fractional)), overwrite)
+        NEURONS.register(NeuronSpec(name, fn, description, bool(fractional), dynamics), overwrite)
         return fn
     return deco
 

@@ -6,7 +6,8 @@ Run folder::
     RUN/summary.json, .csv       one row per arm: accuracy, spike rate, synaptic operations, energy, alphas, time
     RUN/<arm>/checkpoint.pt      the arm's last checkpoint (atomic), used by --resume and ``spikede evaluate``
     RUN/<arm>/metrics.json, .csv per-epoch history and final test metrics
-    RUN/plots/*.png              training curves, an input raster (more with the spiking models)
+    RUN/plots/*.png              training curves, an input raster; with spiking arms also membrane traces of one
+                                 neuron per arm on the same current and the free relaxation (exp vs Mittag-Leffler)
     RUN/robustness_<attack>.*    written by ``spikede evaluate RUN --attack <attack>``
 
 Every arm starts from the same seed, so arms see the same batches in the same order.
@@ -27,8 +28,9 @@ from torch import nn
 from ..analysis.attacks import ATTACKS, DEFAULT_LEVELS, apply_attack
 from ..analysis.energy import SynapticOpCounter
 from ..analysis.monitors import SpikeMonitor
-from ..analysis.orders import mean_orders
+from ..analysis.orders import mean_orders, multiterm_weights
 from . import models as _builtin_models  # noqa: F401  (registers the built-in models)
+from . import neurons as _builtin_neurons  # noqa: F401  (registers the built-in neurons)
 from . import tasks as _builtin_tasks  # noqa: F401  (registers the built-in tasks)
 from .checkpoint import CheckpointError, load_checkpoint
 from .config import ConfigError, TrainConfig, load_config, save_config
@@ -140,6 +142,14 @@ def _analyse(model: nn.Module, data: TaskData, dataset, mode, window, device, dt
             "layer_rates": monitor.rates() if monitor is not None else {}}
 
 
+def _order_metrics(model: nn.Module) -> dict:
+    """The per-epoch record of the orders: ``alpha/<layer>`` and, for multi-term layers, ``coef/<layer>/<i>``."""
+    out = {f"alpha/{k}": v for k, v in mean_orders(model).items()}
+    for layer, weights in multiterm_weights(model).items():
+        out.update({f"coef/{layer}/{i}": float(c) for i, c in enumerate(weights)})
+    return out
+
+
 def _alpha_cell(model: nn.Module) -> tuple[str | None, dict]:
     orders = mean_orders(model)
     if not orders:
@@ -147,7 +157,7 @@ def _alpha_cell(model: nn.Module) -> tuple[str | None, dict]:
     return "/".join(f"{v:.3f}" for v in orders.values()), orders
 
 
-def _plots(out: str, histories: dict, data: TaskData, log) -> None:
+def _plots(out: str, histories: dict, data: TaskData, log, models: dict | None = None) -> None:
     try:
         from ..analysis import plots
         plots.require_matplotlib()
@@ -162,6 +172,9 @@ def _plots(out: str, histories: dict, data: TaskData, log) -> None:
     if data.info.input_kind == "spike":
         plots.plot_raster({"input": spikes}, os.path.join(folder, "input_raster.png"),
                           title=f"{data.info.name}: one test input (label {int(y)})")
+    if models:
+        from .figures import neuron_figures
+        neuron_figures(folder, models, x.unsqueeze(1))
 
 
 def train_run(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, progress: bool = True,
@@ -214,7 +227,7 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
         quiet(f"run folder: {out}  |  task {data.info.name} (T={data.info.steps}, {data.info.n_classes} classes, "
               f"{len(data.train)} train)  |  model {plan.model.name}  |  arms: {', '.join(plan.arms)}  |  "
               f"device {device}{f' x {env.world_size} processes' if env.active else ''}")
-        rows, histories = [], {}
+        rows, histories, models = [], {}, {}
         for arm in plan.arms:
             model = build_arm_model(plan, data, arm)
             trainer = Trainer(model, data.train, data.val, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
@@ -222,7 +235,7 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
                               grad_clip=cfg.grad_clip, readout=mode, readout_window=window, seed=cfg.seed,
                               device=device, dtype=dtype, eval_batch_size=cfg.eval_batch_size,
                               out_dir=_arm_dir(out, arm), checkpoint_every=cfg.checkpoint_every, env=env,
-                              metrics_fn=lambda m: {f"alpha/{k}": v for k, v in mean_orders(m).items()},
+                              metrics_fn=_order_metrics,
                               extra_state={"config": cfg.to_dict(), "arm": arm}, progress=progress,
                               log=quiet, name=arm)
             if resume and os.path.exists(trainer.checkpoint_path):
@@ -234,6 +247,7 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
             except KeyboardInterrupt as e:
                 raise RunInterrupted(out) from e
             histories[arm] = trainer.history
+            models[arm] = trainer.model
             if env.is_main:
                 row = _final_metrics(trainer, data, mode, window, arm)
                 rows.append(row)
@@ -242,7 +256,7 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
             write_rows(rows, os.path.join(out, "summary.json"), os.path.join(out, "summary.csv"),
                        {"task": data.info.name, "model": plan.model.name, "chance": data.info.chance})
             if make_plots:
-                _plots(out, histories, data, log)
+                _plots(out, histories, data, log, models)
             print_table(f"\n{data.info.name} / {plan.model.name}  (chance {data.info.chance:.3f}; run folder {out})\n"
                         + format_table(rows, SUMMARY_COLUMNS))
         barrier(env)

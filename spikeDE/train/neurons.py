@@ -1,0 +1,80 @@
+r"""The neurons of the ``spikede`` command: ``lif``, ``flif`` and ``multiterm``.
+
+All three are the leaky integrate-and-fire membrane of :class:`spikeDE.LIFNeuron` (threshold ``theta = 1``,
+subtractive reset, arctan surrogate) with a different time derivative; a spiking model builds its network
+with the neuron layers of the arm and runs it through :class:`spikeDE.SNNWrapper` with the keywords that
+``dynamics(cfg)`` returns (one fused multi-step kernel per layer):
+
+* ``lif``: ``tau dv/dt = -v + I`` (integer order; ``H = V + (X - V)/tau``, the discrete LIF neuron).
+* ``flif``: ``tau D^alpha v = -v + I`` (Caputo, one order per layer). ``alpha`` starts at ``cfg.alpha``
+  (default :data:`FLIF_ALPHA`) and is learned when ``cfg.learn_alpha`` (kept in ``(0, 1)`` by a sigmoid);
+  ``cfg.method`` (default ``gl``) and ``cfg.memory`` (default: the full history) choose the scheme.
+  With ``alpha = 1`` fixed it is the ``lif`` neuron bit for bit.
+* ``multiterm``: the distributed-order neuron ``tau sum_i c_i D^{alpha_i} v = -v + I`` with the fixed orders
+  :data:`MULTITERM_ALPHAS` and positive weights ``c_i`` (starting equal, summing to 1), learned when
+  ``cfg.learn_alpha``: the network learns how its memory is spread over the orders.
+"""
+from __future__ import annotations
+
+from ..neuron import LIFNeuron
+from .config import ConfigError, TrainConfig
+from .registry import register_neuron
+
+__all__ = ["FLIF_ALPHA", "MULTITERM_ALPHAS", "TAU", "THRESHOLD", "memory_option"]
+
+FLIF_ALPHA = 0.5
+MULTITERM_ALPHAS = (0.3, 0.7, 1.0)
+TAU = 2.0
+THRESHOLD = 1.0
+
+
+def memory_option(memory):
+    """``cfg.memory`` as :class:`spikeDE.SNNWrapper` takes it: ``None``/``"full"`` (full history), ``"soe"`` or
+    a number of steps ``L`` (short memory)."""
+    if memory is None or str(memory).strip().lower() in ("full", "none", "-1"):
+        return None
+    text = str(memory).strip().lower()
+    if text == "soe":
+        return "soe"
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise ConfigError(f"memory must be 'full', 'soe' or a number of steps >= 1, got {memory!r}")
+
+
+def _lif(cfg: TrainConfig, tau: float = TAU, threshold: float = THRESHOLD, learn_tau: bool = False, **_):
+    return LIFNeuron(tau=tau, threshold=threshold, tau_learnable=learn_tau)
+
+
+def _fractional(cfg: TrainConfig) -> dict:
+    return {"method": cfg.method or "gl", "memory": memory_option(cfg.memory)}
+
+
+@register_neuron("lif", description="leaky integrate-and-fire, integer order (tau dv/dt = -v + I)",
+                 dynamics=lambda cfg: {"integrator": "odeint"})
+def _make_lif(cfg: TrainConfig, **layer_kwargs):
+    return _lif(cfg, **layer_kwargs)
+
+
+def _flif_dynamics(cfg: TrainConfig) -> dict:
+    alpha = FLIF_ALPHA if cfg.alpha is None else cfg.alpha
+    return {"integrator": "fdeint", "alpha": alpha, "learn_alpha": cfg.learn_alpha, **_fractional(cfg)}
+
+
+@register_neuron("flif", description=f"fractional LIF, tau D^alpha v = -v + I (alpha from --alpha, default "
+                                     f"{FLIF_ALPHA}; learned unless --no-learn-alpha)",
+                 fractional=True, dynamics=_flif_dynamics)
+def _make_flif(cfg: TrainConfig, **layer_kwargs):
+    return _lif(cfg, **layer_kwargs)
+
+
+def _multiterm_dynamics(cfg: TrainConfig) -> dict:
+    n = len(MULTITERM_ALPHAS)
+    return {"integrator": "fdeint", "alpha": list(MULTITERM_ALPHAS), "alpha_mode": "multiterm",
+            "multi_coefficient": [1.0 / n] * n, "learn_coefficient": cfg.learn_alpha, **_fractional(cfg)}
+
+
+@register_neuron("multiterm", description="distributed-order LIF, tau sum_i c_i D^alpha_i v = -v + I, orders "
+                                          f"{', '.join(map(str, MULTITERM_ALPHAS))}, learned weights c_i",
+                 fractional=True, dynamics=_multiterm_dynamics)
+def _make_multiterm(cfg: TrainConfig, **layer_kwargs):
+    return _lif(cfg, **layer_kwargs)
