@@ -337,8 +337,8 @@ def main():
         print_table(["model", "val acc", "test acc", "final mean alpha", "train s"], rows)
 
     if "spiking" in sections:
-        print(f"\n5. Spiking classifier, training step (forward, backward, AdamW), {a.blocks} x LoongSpike, d_model 128, "
-              "N 64, batch 8, float32; spike rate = mean firing rate after the last step")
+        print(f"\n5. Spiking classifier, training step (forward, backward, AdamW), {a.blocks} x LoongSpike, "
+              "d_model 128, N 64, batch 8, float32; spike rate = mean firing rate after the last step")
         rows = []
         for L in lengths:
             res = {v: job("spiking_train", variant=v, L=L, repeats=max(1, reps - 2), n_blocks=a.blocks)
