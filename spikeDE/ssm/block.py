@@ -29,8 +29,9 @@ Two ways to run the same map:
   kernel.
 * **streaming** (:meth:`LoongSpike.step`): :meth:`FractionalSSM.step` followed by the neuron's single-step
   mode, with the state of both carried explicitly (:class:`LoongSpikeState`; the given state is not modified).
-  Outputs equal the parallel ones up to the SSM's streaming error (~``1e-3 * stream_tol`` relative) and the
-  spikes are identical unless a membrane lies within that error of the threshold. A fractional neuron
+  The SSM outputs differ from the parallel ones by the SSM's streaming error (~``1e-3 * stream_tol``
+  relative); the spikes are identical unless a membrane lies within that error of the threshold, and since the
+  GLU reads only the spikes, the block outputs then agree to round-off. A fractional neuron
   (``alpha < 1``) streams in ``O(1)`` memory per step only with ``memory="soe"`` (the block's default) or a
   short memory; full memory keeps the whole membrane history.
 
