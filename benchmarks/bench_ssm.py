@@ -18,6 +18,11 @@ tiny length); times are medians over repeats; ratios come from the same run.
 3. Streaming: steps/s of one layer (H = 64, N = 64, batch 1) and of the block stack (batch 8).
 4. Sequential digits (8x8 digits pixel by pixel): alpha learnable (sector and direct parameterisation of A)
    vs alpha = 1, ``--seeds`` seeds.
+5. Spiking classifier (``--only spiking``): training step (forward + backward + AdamW) of a 4-block
+   :class:`spikeDE.ssm.SpikingSSMClassifier` (LoongSpike blocks: FractionalSSM -> LIF / f-LIF neuron -> GLU),
+   d_model 128, N 64, batch 8, at the same L: tokens/s and peak memory for alpha = 1 (integer SSM, LIF), a
+   learnable SSM order (LIF neurons) and learnable orders of both the SSMs and the f-LIF neurons (SOE memory);
+   streaming steps/s of the same stack (batch 8).
 """
 from __future__ import annotations
 
@@ -38,7 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import measure_peak, median_time, print_table, run_isolated  # noqa: E402
 
-from spikeDE.ssm import FractionalSSM  # noqa: E402
+from spikeDE.ssm import FractionalSSM, SpikingSSMClassifier  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -197,6 +202,50 @@ def worker_digits(variant: str, seed: int, epochs: int, n_blocks: int) -> dict:
     return out
 
 
+SPIKING = {"alpha=1": "alpha = 1 fixed (SSM, LIF)",
+           "ssm-learn": "SSM alpha learnable (0.5), LIF",
+           "all-learn": "SSM + f-LIF alpha learnable (0.5, SOE)"}
+
+
+def spiking_classifier(variant: str, n_blocks: int, d_input: int = 1) -> SpikingSSMClassifier:
+    learn = variant != "alpha=1"
+    neuron = {"alpha": 0.5, "learn_alpha": True, "memory": "soe"} if variant == "all-learn" else None
+    return SpikingSSMClassifier(d_input, 10, d_model=128, n_blocks=n_blocks, d_state=64,
+                                alpha=0.5 if learn else 1.0, learn_alpha=learn, neuron=neuron)
+
+
+def worker_spiking_train(variant: str, L: int, repeats: int, n_blocks: int) -> dict:
+    torch.manual_seed(0)
+    model = spiking_classifier(variant, n_blocks)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    def train_step(n=L):
+        x, y = torch.randn(8, n, 1), torch.randint(0, 10, (8,))
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    train_step(64)
+    peak = measure_peak(train_step)
+    t = median_time(train_step, repeats, warmup=0)
+    return {"peak_mib": peak, "step_s": t, "tokens_s": 8 * L / t, "rate": model.spike_rate.item()}
+
+
+def worker_spiking_stream(variant: str, steps: int, repeats: int, n_blocks: int) -> dict:
+    torch.manual_seed(0)
+    model = spiking_classifier(variant, n_blocks, d_input=128).eval()
+    xs = torch.randn(steps, 8, 128)
+
+    @torch.no_grad()
+    def run():
+        state = model.default_state(8)
+        for x_t in xs:
+            _, state = model.step(x_t, state)
+
+    t = median_time(run, repeats)
+    return {"steps_s": steps / t}
+
+
 # ---------------------------------------------------------------------------------------------- driver
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -204,8 +253,8 @@ def main():
     p.add_argument("--block", default="ssm-glu", choices=sorted(BLOCKS))
     p.add_argument("--blocks", type=int, default=4, help="blocks of the throughput/streaming stack")
     p.add_argument("--threads", type=int, default=None, help="torch threads in every job (default: torch's)")
-    p.add_argument("--only", default="kernel,train,stream,digits",
-                   help="comma-separated sections to run (kernel, train, stream, digits)")
+    p.add_argument("--only", default="kernel,train,stream,digits,spiking",
+                   help="comma-separated sections to run (kernel, train, stream, digits, spiking)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -216,7 +265,8 @@ def main():
             torch.set_num_threads(job["threads"])
         job.pop("threads", None)
         fn = {"kernel": worker_kernel, "train": worker_train, "stream": worker_stream,
-              "digits": worker_digits}[job.pop("job")]
+              "digits": worker_digits, "spiking_train": worker_spiking_train,
+              "spiking_stream": worker_spiking_stream}[job.pop("job")]
         print(json.dumps(fn(**job)))
         return
 
@@ -285,6 +335,28 @@ def main():
             rows.append([label, f"{mean('val'):.3f} +- {sd('val'):.3f}", f"{mean('test'):.3f} +- {sd('test'):.3f}",
                          mean("alpha"), mean("train_s")])
         print_table(["model", "val acc", "test acc", "final mean alpha", "train s"], rows)
+
+    if "spiking" in sections:
+        print(f"\n5. Spiking classifier, training step (forward, backward, AdamW), {a.blocks} x LoongSpike, "
+              "d_model 128, N 64, batch 8, float32; spike rate = mean firing rate after the last step")
+        rows = []
+        for L in lengths:
+            res = {v: job("spiking_train", variant=v, L=L, repeats=max(1, reps - 2), n_blocks=a.blocks)
+                   for v in SPIKING}
+            for v, label in SPIKING.items():
+                r = res[v]
+                rows.append([str(L), label, r["step_s"], r["tokens_s"], r["peak_mib"],
+                             r["step_s"] / res["alpha=1"]["step_s"], r["peak_mib"] / res["alpha=1"]["peak_mib"],
+                             r["rate"]])
+        print_table(["L", "orders", "step s", "tokens/s", "peak MiB", "time / alpha=1", "mem / alpha=1",
+                     "spike rate"], rows)
+        steps = 50 if a.quick else 300
+        rows = []
+        res = {v: job("spiking_stream", variant=v, steps=steps, repeats=reps, n_blocks=a.blocks) for v in SPIKING}
+        for v, label in SPIKING.items():
+            rows.append([label, res[v]["steps_s"], res["alpha=1"]["steps_s"] / res[v]["steps_s"]])
+        print(f"\n   Streaming (torch.no_grad), {a.blocks} x LoongSpike, d_model 128, N 64, batch 8, {steps} steps")
+        print_table(["orders", "steps/s", "time / alpha=1"], rows)
 
 
 if __name__ == "__main__":
