@@ -19,7 +19,7 @@ sends a real ``P`` to a real ``A`` (pure Mittag-Leffler relaxation) and is the i
 (S4D's ``A = P``). Modes with ``|arg(-P)| > pi (1-a)/(2-a)`` oscillate, as S4D-Lin's modes do. Taking
 ``A = P`` for every ``a`` (``"direct"``) is also stable, but then for ``a <= 1/2`` no mode can oscillate
 (``|arg P| > pi/2 >= a pi``): the frequency basis of S4D-type layers is lost and the layer trains markedly
-worse (sequential digits, see ``docs/ssm.md``).
+worse (sequential digits, see the README).
 
 Discretisation (stated, exact): implicit (backward) Grünwald–Letnikov on the grid ``t_n = n Delta``,
 
