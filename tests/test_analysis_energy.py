@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from spikeDE.analysis.energy import E_AC_PJ, E_MAC_PJ, SynapticOpCounter, count_synaptic_ops
+from spikeDE.analysis.monitors import SpikeMonitor
 
 
 class Heaviside(nn.Module):
@@ -112,3 +113,17 @@ def test_uncounted_layers_are_listed_and_counter_accumulates():
     assert res.per_sample()["macs"] == 5 * 2 * 4 * 2 / 2
     with pytest.raises(ValueError, match="input_kind"):
         SynapticOpCounter(net, input_kind="binary")
+
+
+def test_hooks_detach_on_exit_and_counts_stay_readable():
+    net = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    x = torch.ones(2, 3)
+    with SynapticOpCounter(net, input_kind="real") as c:
+        net(x)
+    before = c.result(n_samples=2).layers["0"]["macs"]
+    net(x)  # after the block: not counted
+    assert c.result(n_samples=2).layers["0"]["macs"] == before == 2 * 3 * 4
+    assert all(not m._forward_hooks for m in net.modules())
+    with SpikeMonitor(net, predicate=lambda name, m: name == "1") as mon:
+        net(x)
+    assert all(not m._forward_hooks for m in net.modules()) and mon.spike_counts()["1"] == 4

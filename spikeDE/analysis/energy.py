@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ._hooks import HookedModel
+
 __all__ = ["E_AC_PJ", "E_MAC_PJ", "SynapticOps", "SynapticOpCounter", "count_synaptic_ops"]
 
 E_AC_PJ = 0.9
@@ -76,7 +78,7 @@ class SynapticOps:
                 "energy_pj": self.energy_pj / n}
 
 
-class SynapticOpCounter:
+class SynapticOpCounter(HookedModel):
     """Counts ACs and MACs of the Linear/Conv layers of ``model`` while it runs (a context manager).
 
     Args:
@@ -93,14 +95,13 @@ class SynapticOpCounter:
         self.e_ac_pj, self.e_mac_pj = float(e_ac_pj), float(e_mac_pj)
         self._acs: dict[str, torch.Tensor] = {}
         self._macs: dict[str, torch.Tensor] = {}
-        self._handles = []
         self.names: list[str] = []
         self.uncounted: list[str] = []
         for name, m in model.named_modules():
             name = name or type(m).__name__
             if isinstance(m, _COUNTED):
                 self.names.append(name)
-                self._handles.append(m.register_forward_hook(self._hook(name)))
+                self._attach(m, self._hook(name))
             elif any(p.dim() >= 2 for p in m.parameters(recurse=False)):
                 self.uncounted.append(name)
 
@@ -133,18 +134,6 @@ class SynapticOpCounter:
     def reset(self) -> None:
         self._acs.clear()
         self._macs.clear()
-
-    def remove(self) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-        return False
 
     def result(self, n_samples: int | None = None) -> SynapticOps:
         """The counts so far (``n_samples``: how many input sequences they cover)."""

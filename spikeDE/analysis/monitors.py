@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..neuron import BaseNeuron
+from ._hooks import HookedModel
 
 __all__ = ["SpikeMonitor", "register_spiking_type", "is_spiking_layer", "spiking_types"]
 
@@ -51,7 +52,7 @@ def _first_tensor(out):
     return None
 
 
-class SpikeMonitor:
+class SpikeMonitor(HookedModel):
     """Firing statistics of the spiking layers of ``model`` (a context manager; hooks removed on exit).
 
     Args:
@@ -78,13 +79,12 @@ class SpikeMonitor:
         self._events: dict[str, torch.Tensor] = {}
         self._elements: dict[str, int] = {}
         self._records: dict[str, list[torch.Tensor]] = {}
-        self._handles = []
         self.names: list[str] = []
         for name, module in model.named_modules():
             if predicate(name, module):
                 name = name or type(module).__name__
                 self.names.append(name)
-                self._handles.append(module.register_forward_hook(self._hook(name)))
+                self._attach(module, self._hook(name))
         if not self.names:
             registered = ", ".join(t.__name__ for t in _SPIKING_TYPES) or "none registered"
             raise ValueError(f"SpikeMonitor: no layer of {type(model).__name__} matched (default spiking types: "
@@ -110,19 +110,6 @@ class SpikeMonitor:
         self._events.clear()
         self._elements.clear()
         self._records.clear()
-
-    def remove(self) -> None:
-        """Remove the hooks (the statistics stay readable)."""
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-        return False
 
     def spike_counts(self) -> dict[str, float]:
         """Events (nonzero outputs) per layer since the last reset."""
