@@ -29,6 +29,8 @@ the hard-reset neuron really sets ``V = v_reset``.
 """
 from __future__ import annotations
 
+import copy
+
 from dataclasses import dataclass
 
 import torch
@@ -125,6 +127,18 @@ class _External:
     batch: int = 0
     step_index: int = -1
     name: str = ""
+
+
+def _private_copy(obj):
+    """A copy of a stream-state entry whose containers a step may advance without touching the original
+    (tensors are never modified in place by a step, they are replaced)."""
+    if obj is None or isinstance(obj, (tuple, torch.Tensor, float, int)):
+        return obj
+    new = copy.copy(obj)
+    for k, v in vars(new).items():
+        if isinstance(v, (list, dict)):
+            setattr(new, k, type(v)(v))
+    return new
 
 
 class BaseNeuron(nn.Module):
@@ -261,6 +275,23 @@ class BaseNeuron(nn.Module):
     def reset(self):
         """Forget the state (membrane, fractional history, recorded sequences): the next call starts at rest."""
         self._clear_state()
+
+    #: attributes that hold the single-step (streaming) state: membrane, history / SOE modes, cached kernel
+    STREAM_STATE = ("_v_state", "_stream", "_stream_kernel", "_stream_du")
+
+    def stream_state(self) -> tuple:
+        """The single-step state as an opaque tuple (all ``None`` at rest), to keep several streams apart:
+        ``state = n.stream_state()`` ... ``n.load_stream_state(state)`` continues that stream."""
+        return tuple(self.__dict__[k] for k in self.STREAM_STATE)
+
+    def load_stream_state(self, state: tuple) -> None:
+        """Continue from ``state`` (from :meth:`stream_state`, or ``(None,) * len(STREAM_STATE)`` for rest).
+        The neuron works on a copy: later steps never change ``state`` itself."""
+        if not isinstance(state, tuple) or len(state) != len(self.STREAM_STATE):
+            raise ValueError(f"{type(self).__name__}.load_stream_state: expected a tuple of {len(self.STREAM_STATE)} "
+                             f"entries from stream_state(), got {type(state).__name__} of length "
+                             f"{len(state) if isinstance(state, tuple) else '-'}")
+        self.__dict__.update({k: _private_copy(v) for k, v in zip(self.STREAM_STATE, state)})
 
     # ----------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:

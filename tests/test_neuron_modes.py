@@ -161,3 +161,34 @@ def test_thread_count_is_restored():
     x = torch.rand(80, 2, 5, requires_grad=True)
     neuron(x).sum().backward()
     assert torch.get_num_threads() == n
+
+
+@pytest.mark.parametrize("kw", [dict(alpha=1.0), dict(alpha=0.5), dict(alpha=0.5, memory="soe")],
+                         ids=["lif", "exact", "soe"])
+def test_interleaved_streams_through_stream_state(kw):
+    # Two sequences streamed alternately through one neuron, switching with stream_state/load_stream_state,
+    # give the spikes of each sequence run on its own (SOE: beyond two blocks, so the modes are used).
+    T = 150
+    gen = torch.Generator().manual_seed(5)
+    xa, xb = (1.1 + 0.8 * torch.randn(T, 2, 4, generator=gen, dtype=F64) for _ in range(2))
+    neuron = LIFNeuron(**kw).double()
+    ref_a, _ = run_single(neuron, xa)
+    ref_b, _ = run_single(neuron, xb)
+    neuron.step_mode = "s"
+    rest = (None,) * len(neuron.STREAM_STATE)
+    state = {"a": rest, "b": rest}
+    out = {"a": [], "b": []}
+    for t in range(T):
+        for key, x in (("a", xa), ("b", xb)):
+            neuron.load_stream_state(state[key])
+            out[key].append(neuron(x[t]))
+            state[key] = neuron.stream_state()
+    assert torch.equal(torch.stack(out["a"]), ref_a) and torch.equal(torch.stack(out["b"]), ref_b)
+    assert not torch.equal(ref_a, ref_b)
+    snapshot = state["a"]
+    neuron.load_stream_state(snapshot)
+    s1 = neuron(xa[0])
+    neuron.load_stream_state(snapshot)  # the snapshot was not advanced by the step above
+    assert torch.equal(neuron(xa[0]), s1)
+    with pytest.raises(ValueError, match="stream_state"):
+        neuron.load_stream_state((None,))

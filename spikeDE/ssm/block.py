@@ -41,7 +41,6 @@ detached tensor on the device of the spikes, no host synchronisation): :attr:`Lo
 """
 from __future__ import annotations
 
-import copy
 from typing import NamedTuple
 
 import torch
@@ -56,10 +55,6 @@ __all__ = ["LoongSpike", "LoongSpikeState", "NEURON_DEFAULTS", "make_neuron"]
 
 #: Keywords of the block's default neuron (:class:`spikeDE.LIFNeuron`); a dict given as ``neuron=`` updates them.
 NEURON_DEFAULTS = dict(tau=2.0, threshold=1.0, threshold_learnable=True, memory="soe")
-
-# Attributes of a spikeDE neuron that hold its single-step (streaming) state; all ``None`` at rest.
-_NEURON_STREAM_KEYS = ("_v_state", "_stream", "_stream_kernel", "_stream_du")
-
 
 def make_neuron(neuron=None, where: str = "LoongSpike") -> BaseNeuron:
     """The block's neuron: ``None`` -> ``LIFNeuron(**NEURON_DEFAULTS)``; a dict -> ``LIFNeuron`` with the defaults
@@ -90,34 +85,17 @@ class LoongSpikeState(NamedTuple):
     neuron: tuple
 
 
-def _fresh_copy(obj):
-    """A copy of a neuron's stream state whose containers can be advanced without touching the original (its
-    tensors are never modified in place by a step, they are replaced)."""
-    if obj is None or isinstance(obj, (tuple, torch.Tensor, float, int)):
-        return obj
-    new = copy.copy(obj)
-    for k, v in vars(new).items():
-        if isinstance(v, (list, dict)):
-            setattr(new, k, type(v)(v))
-    return new
-
-
 def neuron_step(neuron: BaseNeuron, x_t: torch.Tensor, state: tuple):
     """One step of ``neuron`` in its single-step mode from the explicit ``state`` (see :class:`LoongSpikeState`):
     ``(spikes [B, ...], new state)``; the given state is not modified."""
-    if len(state) != len(_NEURON_STREAM_KEYS):
-        raise ValueError(f"neuron state must be a tuple of {len(_NEURON_STREAM_KEYS)} entries (from "
-                         f"default_state), got {len(state)}")
-    d = neuron.__dict__
-    d.update({k: _fresh_copy(v) for k, v in zip(_NEURON_STREAM_KEYS, state)})
     mode = neuron.step_mode
+    neuron.load_stream_state(state)
     neuron.step_mode = "s"
     try:
         s = neuron(x_t)
     finally:
         neuron.step_mode = mode
-    return s, tuple(d[k] for k in _NEURON_STREAM_KEYS)
-
+    return s, neuron.stream_state()
 
 class LoongSpike(nn.Module):
     r"""Spiking state-space block: FractionalSSM -> spiking neuron -> GLU, residual, pre- or post-norm.
@@ -203,7 +181,7 @@ class LoongSpike(nn.Module):
         dtype = dtype or self.mix.weight.dtype
         device = device or self.mix.weight.device
         return LoongSpikeState(self.ssm.default_state(batch, device=device, dtype=dtype),
-                               (None,) * len(_NEURON_STREAM_KEYS))
+                               (None,) * len(BaseNeuron.STREAM_STATE))
 
     def step(self, x_t: torch.Tensor, state: LoongSpikeState):
         """One streaming step ``x_t [B, H] -> (out_t [B, H], new state)``; the given state is not modified.
