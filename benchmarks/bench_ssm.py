@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +39,7 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import measure_peak, median_time, print_table, run_isolated  # noqa: E402
+from _common import measure_peak, median_time, print_table, run_isolated, train_sequential_digits  # noqa: E402
 
 from spikeDE.ssm import FractionalSSM, SpikingSSMClassifier  # noqa: E402
 
@@ -134,9 +132,8 @@ def worker_kernel(variant: str, L: int, repeats: int, backward: bool) -> dict:
     return {"mib": measure_peak(run), "s": median_time(run, repeats)}
 
 
-def worker_train(block: str, learn: bool, L: int, repeats: int, n_blocks: int) -> dict:
-    torch.manual_seed(0)
-    model = Classifier(block, 1, 128, 64, n_blocks, 10, alpha=0.5 if learn else 1.0, learn_alpha=learn)
+def train_throughput(model, L: int, repeats: int) -> dict:
+    """Peak memory and median time of an AdamW training step on a batch of 8 random sequences of length ``L``."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
     def train_step(n=L):
@@ -149,6 +146,12 @@ def worker_train(block: str, learn: bool, L: int, repeats: int, n_blocks: int) -
     peak = measure_peak(train_step)
     t = median_time(train_step, repeats, warmup=0)
     return {"peak_mib": peak, "step_s": t, "tokens_s": 8 * L / t}
+
+
+def worker_train(block: str, learn: bool, L: int, repeats: int, n_blocks: int) -> dict:
+    torch.manual_seed(0)
+    model = Classifier(block, 1, 128, 64, n_blocks, 10, alpha=0.5 if learn else 1.0, learn_alpha=learn)
+    return train_throughput(model, L, repeats)
 
 
 def worker_stream(model: str, learn: bool, steps: int, repeats: int, n_blocks: int) -> dict:
@@ -173,32 +176,13 @@ def worker_stream(model: str, learn: bool, steps: int, repeats: int, n_blocks: i
 def worker_digits(variant: str, seed: int, epochs: int, n_blocks: int) -> dict:
     """Sequential digits (T = 64, pixel by pixel): train on ``train``, report ``val`` and ``test`` accuracy
     after a fixed number of epochs (no model selection on either)."""
-    from spikeDE.data.digits import sequential_digits
-
     alpha, learn, param = {"alpha-learn": (0.5, True, "sector"), "alpha-learn-direct": (0.5, True, "direct"),
                            "alpha=1": (1.0, False, "sector")}[variant]
     torch.manual_seed(seed)
-    X, Y = sequential_digits("train", seed=0).tensors
     model = Classifier("ssm-glu", 1, 64, 32, n_blocks, 10, alpha=alpha, learn_alpha=learn, decoder="last",
                        prenorm=False, dt_min=1e-2, dt_max=0.5, A_parameterization=param)
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-3, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=5e-3, total_steps=epochs * math.ceil(len(X) / 32))
-    t0 = time.perf_counter()
-    for _ in range(epochs):
-        perm = torch.randperm(len(X))
-        for i in range(0, len(X), 32):
-            idx = perm[i:i + 32]
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(X[idx]), Y[idx]).backward()
-            opt.step()
-            sched.step()
-    out = {"train_s": time.perf_counter() - t0}
-    model.eval()
-    with torch.no_grad():
-        for split in ("val", "test"):
-            Xs, Ys = sequential_digits(split, seed=0).tensors
-            out[split] = (model(Xs).argmax(1) == Ys).double().mean().item()
-        out["alpha"] = torch.cat([b.ssm.alpha.reshape(-1) for b in model.blocks]).mean().item()
+    out = train_sequential_digits(model, epochs, lr=5e-3)
+    out["alpha"] = torch.cat([b.ssm.alpha.reshape(-1) for b in model.blocks]).mean().item()
     return out
 
 
@@ -217,18 +201,7 @@ def spiking_classifier(variant: str, n_blocks: int, d_input: int = 1) -> Spiking
 def worker_spiking_train(variant: str, L: int, repeats: int, n_blocks: int) -> dict:
     torch.manual_seed(0)
     model = spiking_classifier(variant, n_blocks)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-
-    def train_step(n=L):
-        x, y = torch.randn(8, n, 1), torch.randint(0, 10, (8,))
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-
-    train_step(64)
-    peak = measure_peak(train_step)
-    t = median_time(train_step, repeats, warmup=0)
-    return {"peak_mib": peak, "step_s": t, "tokens_s": 8 * L / t, "rate": model.spike_rate.item()}
+    return dict(train_throughput(model, L, repeats), rate=model.spike_rate.item())
 
 
 def worker_spiking_stream(variant: str, steps: int, repeats: int, n_blocks: int) -> dict:

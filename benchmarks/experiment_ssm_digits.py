@@ -19,21 +19,17 @@ last epoch (no model selection), spike rate = mean firing rate of the blocks on 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import sys
-import time
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import print_table  # noqa: E402
+from _common import print_table, train_sequential_digits  # noqa: E402
 
-from spikeDE.data.digits import sequential_digits  # noqa: E402
 from spikeDE.ssm import SpikingSSMClassifier  # noqa: E402
 
 ARMS = {
@@ -46,27 +42,11 @@ ARMS = {
 
 def run(arm: dict, seed: int, epochs: int, d_model: int = 64, batch: int = 32) -> dict:
     torch.manual_seed(seed)
-    X, Y = sequential_digits("train", seed=0).tensors
     model = SpikingSSMClassifier(1, 10, d_model=d_model, n_blocks=2, d_state=32, alpha=arm["alpha"],
                                  learn_alpha=arm["learn_alpha"], neuron=arm["neuron"],
                                  ssm_kwargs={"dt_min": 0.01, "dt_max": 0.5})
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=epochs * math.ceil(len(X) / batch))
-    t0 = time.perf_counter()
-    for _ in range(epochs):
-        perm = torch.randperm(len(X))
-        for i in range(0, len(X), batch):
-            idx = perm[i:i + batch]
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(X[idx]), Y[idx]).backward()
-            opt.step()
-            sched.step()
-    out = {"train_s": time.perf_counter() - t0}
-    model.eval()
+    out = train_sequential_digits(model, epochs, lr=1e-2, batch=batch)
     with torch.no_grad():
-        for split in ("val", "test"):
-            Xs, Ys = sequential_digits(split, seed=0).tensors
-            out[split] = (model(Xs).argmax(1) == Ys).double().mean().item()
         out["rate"] = model.spike_rate.item()  # of the last call: the test set
         out["ssm_alpha"] = torch.cat([b.ssm.alpha.reshape(-1) for b in model.blocks]).mean().item()
         out["neuron_alpha"] = statistics.mean(b.neuron.order().reshape(-1).mean().item() for b in model.blocks)
