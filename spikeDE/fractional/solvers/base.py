@@ -12,7 +12,7 @@ import torch
 from ..memory import DEFAULT_BLOCK_SIZE, HistorySum, MemorySpec
 from ..weights import scheme_factor
 
-__all__ = ["Problem", "scheme_factors", "history", "stack_solution", "add_scaled", "fused"]
+__all__ = ["Problem", "scheme_factors", "history", "stack_solution", "march", "add_scaled", "fused"]
 
 
 @dataclass
@@ -62,6 +62,23 @@ def stack_solution(traj: list) -> tuple:
 def fused(*coefs) -> bool:
     """Whether the step coefficients are numbers (then the step is one fused history node)."""
     return not any(isinstance(c, torch.Tensor) for c in coefs)
+
+
+def march(pb: Problem, hists: list, step) -> tuple:
+    """Explicit one-step march: ``y_{n+1} = step(n, y_n, y_{n-1}, f(t_n, y_n))`` (tuples of components;
+    ``y_{-1} = y_0``) over the grid; closes the histories and returns the stacked trajectory."""
+    y_prev = y = pb.y0
+    traj = [[y0] for y0 in pb.y0]
+    for n in range(pb.steps):
+        f = pb.func(pb.ts[n], y)
+        y_prev, y = y, step(n, y, y_prev, f)
+        del f  # free f_n before f_{n+1} is computed
+        for tr, yc in zip(traj, y):
+            tr.append(yc)
+    for hs in hists:
+        if hs is not None:
+            hs.close()
+    return stack_solution(traj)
 
 
 def add_scaled(a: torch.Tensor, b: torch.Tensor, c) -> torch.Tensor:

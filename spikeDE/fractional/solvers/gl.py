@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Problem, fused, history, scheme_factors, stack_solution
+from .base import Problem, fused, history, march, scheme_factors
 
 __all__ = ["solve_gl", "gl_march"]
 
@@ -21,19 +21,9 @@ def gl_march(pb: Problem, terms: list, factors: list) -> tuple:
 
     The history values ``u_i = y_i - y0`` are the increments over ``y0`` of the steps (chained pushes).
     """
-    N = pb.steps
-    hists = [history(pb, [(tm, 1)], N, y0) for tm, y0 in zip(terms, pb.y0)]
-    y = pb.y0
-    traj = [[y0] for y0 in pb.y0]
-    for n in range(N):
-        f = pb.func(pb.ts[n], y)
-        y = tuple(_step(hs, n, yc, y0, fc, c) for hs, yc, y0, fc, c in zip(hists, y, pb.y0, f, factors))
-        del f  # free f_n before f_{n+1} is computed
-        for tr, yc in zip(traj, y):
-            tr.append(yc)
-    for hs in hists:
-        hs.close()
-    return stack_solution(traj)
+    hists = [history(pb, [(tm, 1)], pb.steps, y0) for tm, y0 in zip(terms, pb.y0)]
+    return march(pb, hists, lambda n, y, _, f: tuple(_step(hs, n, yc, y0, fc, c) for hs, yc, y0, fc, c
+                                                     in zip(hists, y, pb.y0, f, factors)))
 
 
 def _step(hs, n, y, y0, f, c):

@@ -9,7 +9,7 @@ explicit right-hand side; ``alpha = 1`` (``b = [1, 0, 0, ...]``) gives explicit 
 """
 from __future__ import annotations
 
-from .base import Problem, add_scaled, fused, history, scheme_factors, stack_solution
+from .base import Problem, add_scaled, fused, history, march, scheme_factors
 
 __all__ = ["solve_l1"]
 
@@ -19,22 +19,13 @@ def solve_l1(pb: Problem) -> tuple:
     factors = scheme_factors("l1", pb)
     hists = [history(pb, [([("l1", a, 1.0)], 1)], N - 1, y0) if N > 1 else None
              for a, y0 in zip(pb.alpha, pb.y0)]
-    y_old = y = pb.y0
-    traj = [[y0] for y0 in pb.y0]
-    for n in range(N):
-        f = pb.func(pb.ts[n], y)
+
+    def step(n, y, y_old, f):
         if n == 0:
-            y_new = tuple(add_scaled(yc, fc, c) for yc, fc, c in zip(y, f, factors))
-        else:
-            y_new = tuple(_step(hs, n, yc, yo, fc, c) for hs, yc, yo, fc, c in zip(hists, y, y_old, f, factors))
-        del f  # free f_n before f_{n+1} is computed
-        y_old, y = y, y_new
-        for tr, yc in zip(traj, y):
-            tr.append(yc)
-    for hs in hists:
-        if hs is not None:
-            hs.close()
-    return stack_solution(traj)
+            return tuple(add_scaled(yc, fc, c) for yc, fc, c in zip(y, f, factors))
+        return tuple(_step(hs, n, yc, yo, fc, c) for hs, yc, yo, fc, c in zip(hists, y, y_old, f, factors))
+
+    return march(pb, hists, step)
 
 
 def _step(hs, n, y, y_old, f, c):

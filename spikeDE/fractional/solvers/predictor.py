@@ -8,7 +8,7 @@ with ``r_k = (k+1)^alpha - k^alpha`` (:func:`~spikeDE.fractional.weights.rectang
 """
 from __future__ import annotations
 
-from .base import Problem, fused, history, scheme_factors, stack_solution
+from .base import Problem, fused, history, march, scheme_factors
 
 __all__ = ["solve_predictor"]
 
@@ -17,15 +17,9 @@ def solve_predictor(pb: Problem) -> tuple:
     N = pb.steps
     factors = scheme_factors("rectangle", pb)
     hists = [history(pb, [([("rectangle", a, 1.0)], 0)], N, y0) for a, y0 in zip(pb.alpha, pb.y0)]
-    y = pb.y0
-    traj = [[y0] for y0 in pb.y0]
-    for n in range(N):
-        f = pb.func(pb.ts[n], y)
-        y = tuple(hs.push(fc, scale=c, base=y0) if fused(c) else y0 + c * hs.push(fc)
-                  for hs, fc, c, y0 in zip(hists, f, factors, pb.y0))
-        del f  # free f_n before f_{n+1} is computed
-        for tr, yc in zip(traj, y):
-            tr.append(yc)
-    for hs in hists:
-        hs.close()
-    return stack_solution(traj)
+
+    def step(n, y, _, f):
+        return tuple(hs.push(fc, scale=c, base=y0) if fused(c) else y0 + c * hs.push(fc)
+                     for hs, fc, c, y0 in zip(hists, f, factors, pb.y0))
+
+    return march(pb, hists, step)
