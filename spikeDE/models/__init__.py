@@ -1,0 +1,5 @@
+"""Reference networks as plain ``nn.Module``s (spiking MLP / CNN, vision, graph and sequence models).
+
+Each file holds one family of networks and takes plain arguments (sizes, a neuron factory, orders); the
+``spikede`` command (:mod:`spikeDE.train`) only registers builders that call them.
+"""
