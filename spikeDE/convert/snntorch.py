@@ -4,8 +4,9 @@ snnTorch's ``Leaky(beta)`` integrates ``mem = beta mem + X``, fires ``S = Heavis
 With ``beta = 1 - 1/tau`` this is spikeDE's LIF step driven by ``tau X``:
 ``H = V + (tau X - V)/tau`` (:class:`~spikeDE.convert.TauInput` around ``LIFNeuron(tau)``); ``beta = 1`` is
 ``IFNeuron(tau=1)`` (``H = V + X``, bit for bit). ``learn_beta`` -> ``tau_learnable``, ``learn_threshold`` ->
-``threshold_learnable``, ``reset_mechanism='subtract' | 'zero'`` -> ``reset='subtract' | 'zero'`` (snnTorch
-detaches the reset, as spikeDE's default ``detach_reset=True``).
+``threshold_learnable``, ``reset_mechanism='subtract' | 'zero'`` -> ``reset='subtract' | 'zero'``; the reset
+passes gradient through the spike with ``reset_delay=False`` (``detach_reset=False``) and not with the delayed
+reset (``detach_reset=True``).
 
 Surrogates (``spike_grad``): ``surrogate.atan(alpha)`` -> ``atan, k=alpha``; ``surrogate.sigmoid(slope)`` ->
 ``sigmoid, k=slope``; ``surrogate.fast_sigmoid(slope)`` -> ``(2/slope) * fast_sigmoid(k=slope)`` (snnTorch's
@@ -21,9 +22,11 @@ applies the reset of step ``t`` at step ``t+1``, after the decay:
   membrane before its decay, not ``theta``: a different neuron (about 87% of the spikes agree); refused.
 
 Exactness at ``alpha = 1``: identical spikes and membranes to rounding (snnTorch multiplies by ``beta`` where
-spikeDE divides by ``tau``), while the membrane after a reset stays below the threshold (``H < 2 theta`` with
-subtractive reset: beyond it snnTorch's ``reset_delay=False`` bookkeeping also differs); snnTorch fires on
-``mem > theta``, spikeDE on ``H >= theta`` (a tie has probability 0 for continuous inputs).
+spikeDE divides by ``tau``). With the subtractive reset this holds while the membrane after a reset stays at or
+below the threshold (``H <= 2 theta``): when it stays above, snnTorch's ``reset_delay=False`` bookkeeping
+subtracts ``theta`` again at the next step and adds it back if no spike follows, which raises that step's
+threshold to ``2 theta``; spikeDE's neuron fires again at ``theta``. The reset to zero has no such case.
+snnTorch fires on ``mem > theta``, spikeDE on ``H >= theta`` (a tie has probability 0 for continuous inputs).
 
 Calling convention: each ``Leaky`` becomes a :class:`LeakyAdapter`, which keeps snnTorch's signature
 ``spk, mem = lif(x, mem)`` (``spk`` alone with ``init_hidden=True``, ``(spk, mem)`` with ``output=True``), so the
@@ -142,7 +145,10 @@ def _leaky(m, neuron_kwargs: dict) -> LeakyAdapter:
     learn_beta = isinstance(m.beta, nn.Parameter) and m.beta.requires_grad
     learn_thr = isinstance(m.threshold, nn.Parameter) and m.threshold.requires_grad
     kw = dict(threshold=_scalar(m.threshold, "threshold"), surrogate_grad_scale=scale, surrogate_opt=surrogate,
-              threshold_learnable=learn_thr, reset=mech, v_reset=0.0, detach_reset=True, step_mode="s")
+              threshold_learnable=learn_thr, reset=mech, v_reset=0.0, step_mode="s",
+              # reset_delay=False resets with the spike itself (gradient through it); the delayed reset uses
+              # a detached copy of the previous spike
+              detach_reset=bool(getattr(m, "reset_delay", True)))
     kw.update(neuron_kwargs)
     if beta == 1.0:
         if learn_beta:
