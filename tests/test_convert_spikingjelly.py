@@ -182,3 +182,14 @@ def test_unsupported_modules_are_listed():
         assert name in msg
     assert "PiecewiseExp" in msg and "v_reset=-0.5" in msg and "supported SpikingJelly modules" in msg
     assert "\n  0 (" not in msg  # torch layers are kept
+
+
+def test_neuron_keywords_make_standalone_fractional_neurons():
+    node = sjn.LIFNode(tau=2.0, step_mode="m")
+    x = torch.rand(T, B, D) * 2.8
+    with torch.no_grad():
+        ref = from_spikingjelly(copy.deepcopy(node))(x)
+        frac = from_spikingjelly(copy.deepcopy(node), alpha=0.6)
+        out = frac(x)
+    assert float(frac.order.value) == pytest.approx(0.6)
+    assert out.shape == ref.shape and not torch.equal(out, ref)

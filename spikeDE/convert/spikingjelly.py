@@ -97,7 +97,8 @@ def _neuron(node, neuron_kwargs: dict) -> nn.Module:
     surrogate, scale = _surrogate(node.surrogate_function)
     common = dict(threshold=float(node.v_threshold), surrogate_grad_scale=scale, surrogate_opt=surrogate,
                   reset=_reset(node), v_reset=0.0, detach_reset=bool(node.detach_reset),
-                  step_mode=node.step_mode, **neuron_kwargs)
+                  step_mode=node.step_mode)
+    common.update(neuron_kwargs)
     if cls == "IFNode":
         out = IFNeuron(tau=1.0, **common)
         out.record = bool(getattr(node, "store_v_seq", False))
