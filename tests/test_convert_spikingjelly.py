@@ -162,7 +162,8 @@ def test_network_trains_as_fractional_snn():
 
 
 def test_containers_become_sequential():
-    net = nn.Sequential(sjl.SeqToANNContainer(nn.Linear(D, 6), nn.ReLU()), sjn.IFNode(step_mode="m"))
+    net = nn.Sequential(sjl.SeqToANNContainer(nn.Linear(D, 6), nn.ReLU()), sjl.Dropout(0.3),
+                        sjn.IFNode(step_mode="m")).eval()
     sjf.set_step_mode(net, "m")
     x = torch.rand(T, B, D)
     with torch.no_grad():

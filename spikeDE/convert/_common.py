@@ -59,6 +59,7 @@ def replace_modules(model: nn.Module, convert_one: Callable[[str, nn.Module], nn
         if isinstance(new, tuple):
             new, descend = new
         if new is not None:
+            new.train(module.training)  # a replacement keeps the train / eval mode of the module it replaces
             module = new
         if not descend:
             return module

@@ -30,7 +30,9 @@ time-mixing layers (``MemoryModule`` s, ``MultiStepModule`` s other than the con
 Layers: SpikingJelly's stateless layers (``layer.Conv2d``, ``layer.Linear``, ``layer.BatchNorm2d``, pooling,
 ``layer.Flatten`` ...) are kept and set to single-step mode, so that they act on one ``[N, ...]`` tensor;
 ``SeqToANNContainer``, ``MultiStepContainer`` and ``StepModeContainer`` become ``nn.Sequential`` of their
-(converted) children. The result therefore runs through :class:`spikeDE.SNNWrapper` on ``[T, B, ...]`` in either
+(converted) children; ``layer.Dropout`` / ``Dropout2d`` become ``nn.Dropout`` / ``nn.Dropout2d`` (the same in
+evaluation; in training the mask is drawn per step, where SpikingJelly's multi-step mode keeps one mask for all
+steps). The result therefore runs through :class:`spikeDE.SNNWrapper` on ``[T, B, ...]`` in either
 of its modes (``'multi'`` reproduces SpikingJelly's multi-step mode, ``'single'`` its single-step loop).
 """
 from __future__ import annotations
@@ -47,7 +49,8 @@ __all__ = ["from_spikingjelly", "SUPPORTED"]
 
 SUPPORTED = ("neuron.IFNode", "neuron.LIFNode", "neuron.ParametricLIFNode",
              "stateless layers of spikingjelly.activation_based.layer (set to step_mode='s')",
-             "layer.SeqToANNContainer / MultiStepContainer / StepModeContainer (-> nn.Sequential)")
+             "layer.SeqToANNContainer / MultiStepContainer / StepModeContainer (-> nn.Sequential)",
+             "layer.Dropout / Dropout2d (-> nn.Dropout / nn.Dropout2d)")
 
 _NEURON_MODULE = "spikingjelly.activation_based.neuron"
 _CONTAINERS = ("SeqToANNContainer", "MultiStepContainer", "StepModeContainer")
@@ -132,6 +135,8 @@ def _convert_one(neuron_kwargs):
             raise Refusal(f"neuron {cls} has no exact spikeDE counterpart")
         if cls in _CONTAINERS:
             return nn.Sequential(*m.children()), True
+        if cls in ("Dropout", "Dropout2d") and type(m).__module__.startswith("spikingjelly.activation_based.layer"):
+            return (nn.Dropout if cls == "Dropout" else nn.Dropout2d)(p=float(m.p))
         if _is_kind(m, "MemoryModule"):
             raise Refusal("a stateful SpikingJelly module (MemoryModule) with no spikeDE counterpart")
         if _is_kind(m, "MultiStepModule"):
