@@ -48,10 +48,17 @@ def _if_count(current: torch.Tensor, T: int) -> torch.Tensor:
     return torch.tensor(counts, dtype=current.dtype).reshape(current.shape)
 
 
-def test_if_rate_code_matches_reference_and_converges():
+@pytest.mark.parametrize("layout", ["plain", "nested"])
+def test_if_rate_code_matches_reference_and_converges(layout):
     torch.manual_seed(1)
     dtype = torch.float64
-    ann = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3)).to(dtype)
+    if layout == "plain":
+        ann = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3)).to(dtype)
+        pre, head = ann[0], ann[2]
+    else:  # two affine layers in a row, nested containers, dropout and identity (dropped / kept)
+        ann = nn.Sequential(nn.Sequential(nn.Linear(4, 5), nn.Linear(5, 6)), nn.ReLU(), nn.Dropout(0.5),
+                            nn.Identity(), nn.Linear(6, 3)).to(dtype).eval()
+        pre, head = ann[0], ann[4]
     calib = torch.rand(200, 4, dtype=dtype)
     x = torch.rand(5, 4, dtype=dtype)
     errs = {}
@@ -60,16 +67,25 @@ def test_if_rate_code_matches_reference_and_converges():
         lam = snn.scales[0]
         with torch.no_grad():
             out = snn(x)
-            hidden = ann[0](x) / lam
-            expected = (_if_count(hidden, T) * lam / T) @ ann[2].weight.T + ann[2].bias
+            hidden = pre(x) / lam
+            expected = (_if_count(hidden, T) * lam / T) @ head.weight.T + head.bias
             ref = ann(x)
         assert out.dtype == dtype and out.shape == (5, 3)
         torch.testing.assert_close(out, expected, rtol=1e-9, atol=1e-9)
         # percentile 100: no activation exceeds lambda, so every unit's rate error is below 1/T
-        bound = ann[2].weight.abs().sum(1) * lam / T
+        bound = head.weight.abs().sum(1) * lam / T
         assert bool(((out - ref).abs() <= bound + 1e-12).all())
         errs[T] = float((out - ref).abs().max())
     assert errs[128] < errs[8]
+
+
+def test_calibration_batches_equal_one_tensor():
+    ann = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 2))
+    calib = torch.rand(90, 4)
+    loader = [(calib[i:i + 32], torch.zeros(len(calib[i:i + 32]))) for i in range(0, 90, 32)]
+    a = ann_to_snn(ann, calib, percentile=99.0).scales
+    b = ann_to_snn(ann, loader, percentile=99.0).scales
+    assert a == b and len(a) == 2 and all(v > 0 for v in a)
 
 
 def test_lif_neuron_leaks_and_fractional_orders_train():
