@@ -111,3 +111,49 @@ def test_backend_choice(monkeypatch):
     monkeypatch.setenv("SPIKEDE_BACKEND", "triton")
     assert use_triton(torch.zeros(2, 2))
     assert not use_triton(torch.zeros(2, 2, dtype=torch.float16))  # half precision: PyTorch path
+
+
+# ----------------------------------------------------------------------------- fractional neurons
+from spikeDE import LIFNeuron  # noqa: E402
+
+
+def _neuron_run(backend, monkeypatch, make, x, dtype):
+    monkeypatch.setenv("SPIKEDE_BACKEND", backend)
+    torch.manual_seed(0)
+    neuron = make().to(dtype)
+    neuron.record = True
+    xx = x.clone().to(dtype).requires_grad_(True)
+    out = neuron(xx)
+    g = torch.Generator().manual_seed(5)
+    w = torch.randn(out.shape, generator=g).to(dtype)
+    (out * w).sum().backward()
+    grads = {n: p.grad.clone() for n, p in neuron.named_parameters() if p.grad is not None}
+    return out.detach(), neuron.v_seq, xx.grad, grads
+
+
+FRACTIONAL = {
+    "gl-exact": lambda: LIFNeuron(alpha=0.5, learn_alpha=True, tau_learnable=True, threshold=0.6),
+    "l1-short": lambda: LIFNeuron(alpha=0.7, method="l1", memory=9, threshold=0.6, reset="zero", v_reset=-0.1),
+    "gl-soe": lambda: LIFNeuron(alpha=0.4, memory="soe", learn_alpha=True, threshold=0.6, detach_reset=False),
+    "multiterm": lambda: LIFNeuron(alpha=[0.3, 0.8], multi_coefficient=[0.6, 0.4], learn_coefficient=True,
+                                   threshold=0.6),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FRACTIONAL))
+def test_fractional_kernels_equal_torch_path(monkeypatch, name):
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(70, 2, 8, generator=g) * 1.5  # T = 70: the SOE modes start at step 64, exact memory 2 blocks
+    make = FRACTIONAL[name]
+    for dtype, tol in ((torch.float64, 1e-10), (torch.float32, 1e-4)):
+        ref = _neuron_run("torch", monkeypatch, make, x, dtype)
+        got = _neuron_run("triton", monkeypatch, make, x, dtype)
+        assert ref[0].sum() > 0
+        same = (got[0] == ref[0]).float().mean().item()
+        assert same == 1.0 if dtype == torch.float64 else same > 0.999
+        if dtype == torch.float64:
+            torch.testing.assert_close(got[1], ref[1], rtol=tol, atol=tol)
+            torch.testing.assert_close(got[2], ref[2], rtol=tol, atol=tol)
+            assert got[3].keys() == ref[3].keys()
+            for k in ref[3]:
+                torch.testing.assert_close(got[3][k], ref[3][k], rtol=tol, atol=tol)
