@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import torch
 
 from ..fractional.history import toeplitz_block
+from .backend import use_triton
 from .lif import fire_and_reset, fire_reset_rows
 from .spiking import SpikeConfig, adjoint_factors, threshold_grad
 
@@ -173,10 +174,19 @@ class _Threads:
             out.addmm_(a, b, alpha=alpha)
 
 
+def _triton_blocks(x: torch.Tensor, cfg: SpikeConfig):
+    """The Triton within-block kernels (:mod:`.triton_fractional`) when they run ``x``, else ``None``."""
+    if use_triton(x, supported=cfg.noise is None):
+        from . import triton_fractional
+        return triton_fractional
+    return None
+
+
 class _FractionalSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, cx, kernel, theta, omega, plan, cfg):
         T, D = x.shape
+        tri = _triton_blocks(x, cfg)
         geo = _Geometry(kernel, omega, plan, T, x.dtype, x.device)
         C, c = geo.C, geo.c
         H = x * float(cx)
@@ -202,6 +212,9 @@ class _FractionalSequence(torch.autograd.Function):
                     if s >= 2 * C:
                         mm.addmm_(modes.mul_(geo.decay[:, None]), geo.e_abs, V[s - 2 * C:s - C], alpha=1.0)
                         mm.addmm_(H[s:e], geo.e_far[:n], modes)
+                if tri is not None:  # the lags inside the block: one kernel launch
+                    tri.block_forward(H, S, V, geo.K, theta, s, e, cfg)
+                    continue
                 for u in range(s, e, c):
                     ue = min(u + c, e)
                     if u > s:
@@ -213,7 +226,7 @@ class _FractionalSequence(torch.autograd.Function):
         ctx.save_for_backward(x, H, S, V, cx, kernel, theta, omega)
         ctx.set_materialize_grads(False)  # an unused output (S or V) gets None, not zeros
         geo.release()
-        ctx.plan, ctx.cfg, ctx.geo = plan, cfg, geo
+        ctx.plan, ctx.cfg, ctx.geo, ctx.tri = plan, cfg, geo, tri
         return S, V
 
     @staticmethod
@@ -262,6 +275,9 @@ class _FractionalSequence(torch.autograd.Function):
                         if d_omega is not None:
                             W = geo.e_abs[:, :n] @ V[s:e]
                             d_omega -= (U * W).sum(1)
+                if ctx.tri is not None:  # the lags inside the block: one kernel launch
+                    ctx.tri.block_backward(R, L, m, None if m is None else cq, geo.K, s, e)
+                    continue
                 for u in range(s + ((n - 1) // c) * c, s - 1, -c):
                     ue = min(u + c, e)
                     if ue < e:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import torch
 
+from .backend import SURROGATE_CODES, use_triton
 from .spiking import SpikeConfig, adjoint_factors, threshold_grad
 
 __all__ = ["lif_sequence", "lif_step", "fire_and_reset", "fire_reset_rows"]
@@ -116,8 +117,12 @@ class _LIFSequence(torch.autograd.Function):
 def lif_sequence(x: torch.Tensor, tau: torch.Tensor, theta: torch.Tensor, leak: bool, cfg: SpikeConfig):
     """Spikes and membranes ``(S, V)``, both ``[T, D]``, of the LIF (``leak``) or IF neuron driven by ``x``.
 
-    ``tau`` (already ``tau / dt``) and ``theta`` are 0-d tensors (learnable or not).
+    ``tau`` (already ``tau / dt``) and ``theta`` are 0-d tensors (learnable or not). CUDA tensors run the fused
+    Triton kernels of :mod:`.triton_lif` when ``triton`` is installed (see :mod:`.backend`).
     """
+    if use_triton(x, supported=cfg.noise is None and cfg.surrogate.name in SURROGATE_CODES):
+        from .triton_lif import lif_sequence_triton
+        return lif_sequence_triton(x, tau, theta, leak, cfg)
     return _LIFSequence.apply(x.contiguous(), tau, theta, bool(leak), cfg)
 
 
