@@ -34,7 +34,7 @@ from ..analysis.orders import mean_orders, multiterm_weights
 from . import models as _builtin_models  # noqa: F401  (registers the built-in models)
 from . import neurons as _builtin_neurons  # noqa: F401  (registers the built-in neurons)
 from . import tasks as _builtin_tasks  # noqa: F401  (registers the built-in tasks)
-from .checkpoint import CheckpointError, clean_stale_temp_files, load_checkpoint
+from .checkpoint import CheckpointError, check_training_state, clean_stale_temp_files, load_checkpoint
 from .config import ConfigError, TrainConfig, config_from_dict, load_config, save_config
 from .distributed import DistEnv, all_gather_objects, barrier, init_distributed, resolve_device, shutdown_distributed
 from .registry import ModelSpec, TaskData, TaskSpec, arm_names, get_model, get_task, resolve_options
@@ -446,6 +446,7 @@ def _evaluate_run(cfg, run_dir, attack, levels, split, seed, device, batch_size,
     for arm in plan.arms:
         path = os.path.join(_arm_dir(run_dir, arm), "checkpoint.pt")
         state = load_checkpoint(path, map_location="cpu")
+        check_training_state(state, path)
         model = build_arm_model(plan, data, arm)
         try:
             model.load_state_dict(state["model"])
