@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._checks import check_floating, check_positive, check_threshold, check_stream_batch
+from ._checks import check_floating, check_positive, check_stream_batch, check_threshold
 from .dynamics.fractional import (DEFAULT_BLOCK, DEFAULT_SOE_BLOCK, DEFAULT_SUB_BLOCK, MemoryPlan, StreamState,
                                   fractional_sequence, soe_plan_rates)
 from .dynamics.lif import lif_sequence, lif_step

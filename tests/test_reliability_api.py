@@ -197,3 +197,19 @@ class _Recurrent(nn.Module):
 def test_recurrent_model_in_multi_step_mode_points_to_single():
     with pytest.raises(RuntimeError, match="step_mode='single'"):
         SNNWrapper(_Recurrent())(torch.ones(5, 2, 3))
+
+
+@pytest.mark.gpu
+def test_nan_spikes_and_half_precision_ssm_on_cuda():
+    x = torch.rand(10, 2, 3, device="cuda") * 2
+    x[3, 1, 2] = float("nan")
+    for kw in NEURONS:
+        out = LIFNeuron(**kw).cuda()(x)
+        ref = LIFNeuron(**kw)(x.cpu())
+        assert out.device.type == "cuda" and torch.isnan(out[3:, 1, 2]).any()
+        torch.testing.assert_close(out[:3].cpu(), ref[:3], rtol=0, atol=0)
+    ssm = FractionalSSM(4, 8).cuda()
+    xs = torch.randn(2, 30, 4, device="cuda")
+    y = ssm(xs.to(torch.bfloat16))
+    assert y.dtype == torch.bfloat16 and y.device.type == "cuda" and torch.isfinite(y).all()
+    torch.testing.assert_close(y.float(), ssm(xs), rtol=5e-2, atol=5e-2 * float(ssm(xs).abs().max()))
