@@ -9,7 +9,8 @@ from numbers import Real
 
 import torch
 
-__all__ = ["check_alpha", "check_positive", "check_floating", "as_float_tensor"]
+__all__ = ["check_alpha", "check_positive", "check_floating", "as_float_tensor", "check_threshold",
+           "check_stream_batch", "first_non_finite", "check_finite"]
 
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -78,3 +79,46 @@ def as_float_tensor(value, like: torch.Tensor) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value.to(dtype=like.dtype, device=like.device)
     return torch.tensor(float(value), dtype=like.dtype, device=like.device)
+
+
+def check_threshold(threshold, where: str | None = None):
+    """A firing threshold must be finite and ``> 0`` (``0`` fires on any non-negative charge, a negative or NaN
+    threshold would silently change what a spike means)."""
+    if isinstance(threshold, torch.Tensor):
+        return check_positive(threshold, "threshold", where)
+    return check_positive(float(threshold), "threshold", where)
+
+
+def check_stream_batch(x: torch.Tensor, held: torch.Tensor | None, where: str) -> None:
+    """A single-step neuron keeps one state entry per input element: the next input must have as many elements
+    as the state ``held`` (``None``: no state yet)."""
+    if held is not None and held.numel() != x.numel():
+        raise ValueError(f"{where} (single-step): input of shape {tuple(x.shape)} ({x.numel()} elements) does not "
+                         f"fit the neuron's state of {held.numel()} elements from the previous step; call reset() "
+                         f"(or spikeDE.reset_net) before a sequence with another batch size")
+
+
+def first_non_finite(x: torch.Tensor) -> tuple | None:
+    """Index (tuple) of the first non-finite entry of ``x`` in row-major order, or ``None`` if all are finite."""
+    bad = ~torch.isfinite(x)
+    if not bool(bad.any()):
+        return None
+    return tuple(int(i) for i in bad.nonzero()[0])
+
+
+def check_finite(x: torch.Tensor, name: str, where: str | None = None, order=None) -> torch.Tensor:
+    """Raise a ``ValueError`` naming the first non-finite entry of ``x``. ``order`` permutes the axes before
+    searching (e.g. ``(1, 0, 2)`` finds the earliest time step of a ``[B, L, H]`` tensor); the position reported
+    is always in ``x``'s own axes."""
+    y = x if order is None else x.permute(*order)
+    pos = first_non_finite(y)
+    if pos is None:
+        return x
+    if order is not None:
+        inv = [0] * len(order)
+        for k, o in enumerate(order):
+            inv[o] = pos[k]
+        pos = tuple(inv)
+    prefix = f"{where}: " if where else ""
+    raise ValueError(f"{prefix}{name}[{', '.join(map(str, pos))}] = {float(x[pos])} is not finite; every "
+                     f"entry of {name} must be finite")

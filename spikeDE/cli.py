@@ -17,7 +17,7 @@ import argparse
 import sys
 
 from .train.checkpoint import CheckpointError
-from .train.config import ConfigError, TrainConfig, config_from_dict, load_config, parse_value
+from .train.config import ConfigError, TrainConfig, config_from_dict, load_config, max_threads, parse_value
 
 __all__ = ["main", "build_parser"]
 
@@ -25,7 +25,7 @@ __all__ = ["main", "build_parser"]
 _CONFIG_OPTIONS = ("task", "model", "hidden", "neurons", "alpha", "learn_alpha", "method", "memory", "epochs",
                    "batch_size", "eval_batch_size", "lr", "optimizer", "weight_decay", "schedule", "grad_clip",
                    "readout", "readout_window", "seed", "device", "dtype", "out", "checkpoint_every", "threads")
-_RESUMABLE = ("epochs", "device", "eval_batch_size", "checkpoint_every", "threads")
+_RESUMABLE = ("epochs", "device", "eval_batch_size", "checkpoint_every", "threads")  # = train.run.RESUMABLE
 
 
 def _key_value(text: str):
@@ -159,8 +159,8 @@ def _cmd_evaluate(args) -> int:
 
     if args.batch_size is not None and args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.threads is not None and args.threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    if args.threads is not None and not 1 <= args.threads <= max_threads():
+        raise ConfigError(f"--threads must be between 1 and {max_threads()}, got {args.threads}")
     evaluate_run(args.run_dir, attack=args.attack, levels=args.levels, split=args.split, seed=args.seed,
                  device=args.device, batch_size=args.batch_size, make_plots=not args.no_plots, threads=args.threads)
     return 0
@@ -206,6 +206,10 @@ def main(argv=None) -> int:
         return args.func(args)
     except (ConfigError, CheckpointError) as e:
         print(f"spikede: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a folder or file the run cannot use (permissions, full disk, ...)
+        where = f": {e.filename}" if e.filename else ""
+        print(f"spikede: error: {e.strerror or e}{where}", file=sys.stderr)
         return 2
     except RunInterrupted as e:
         print(f"\nspikede: interrupted; the last checkpoints are kept in {e.out_dir}\n"

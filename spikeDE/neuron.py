@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._checks import check_floating, check_positive
+from ._checks import check_floating, check_positive, check_stream_batch, check_threshold
 from .dynamics.fractional import (DEFAULT_BLOCK, DEFAULT_SOE_BLOCK, DEFAULT_SUB_BLOCK, MemoryPlan, StreamState,
                                   fractional_sequence, soe_plan_rates)
 from .dynamics.lif import lif_sequence, lif_step
@@ -127,6 +127,7 @@ class _External:
     batch: int = 0
     step_index: int = -1
     name: str = ""
+    calls: int = 0  # calls in this forward ('fold' mode: more than one means a recurrent network)
 
 
 def _private_copy(obj):
@@ -181,6 +182,7 @@ class BaseNeuron(nn.Module):
         check_positive(float(tau) if not isinstance(tau, torch.Tensor) else tau, "tau", where)
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float, torch.Tensor)):
             raise TypeError(f"{where}: threshold must be a number, got {type(threshold).__name__}")
+        check_threshold(threshold, where)
         check_positive(float(surrogate_grad_scale), "surrogate_grad_scale", where)
         check_positive(float(dt), "dt", where)
         self.surrogate = get_surrogate(surrogate_opt)
@@ -301,12 +303,21 @@ class BaseNeuron(nn.Module):
             dyn = ext.dynamics
             if ext.mode == "fold":
                 expected = ext.steps * ext.batch
+                ext.calls += 1
+                if ext.calls > 1:  # recurrence: the folded sequence cannot hold feedback from later steps
+                    raise RuntimeError(
+                        f"{type(self).__name__} '{ext.name}' was called twice in one forward of a multi-step "
+                        f"SNNWrapper: a recurrent network (its output fed back) cannot run on the folded "
+                        f"sequence, use SNNWrapper(..., step_mode='single'); a layer reused in a feed-forward "
+                        f"network needs a separate instance per call")
                 if x.dim() < 1 or x.shape[0] != expected:
                     raise RuntimeError(
                         f"{type(self).__name__} '{ext.name}': SNNWrapper runs the network once on the sequence "
                         f"folded into the batch (first dimension T*B = {ext.steps}*{ext.batch} = {expected}), but "
                         f"this neuron received shape {tuple(x.shape)}. The network mixes the batch dimension or "
                         f"calls neurons on other tensors; use SNNWrapper(..., step_mode='single').")
+                if x.numel() == 0:
+                    return torch.zeros_like(x)
                 seq = x.reshape(ext.steps, -1)
                 out = self._run_sequence(seq, dyn, (ext.steps, ext.batch) + tuple(x.shape[1:]))
                 return out.reshape(x.shape)
@@ -320,6 +331,8 @@ class BaseNeuron(nn.Module):
             if x.dim() < 2:
                 raise ValueError(f"{type(self).__name__} (multi-step mode) expects input [T, B, ...] with at least "
                                  f"2 dimensions, got shape {tuple(x.shape)}; use step_mode='s' for one step [B, ...]")
+            if x.numel() == 0:
+                return torch.zeros_like(x)
             seq = x.reshape(x.shape[0], -1)
             return self._run_sequence(seq, dyn, tuple(x.shape)).reshape(x.shape)
         if x.dim() < 1:
@@ -387,6 +400,9 @@ class BaseNeuron(nn.Module):
 
     def _run_step(self, x: torch.Tensor, dyn: Dynamics) -> torch.Tensor:
         shape = x.shape
+        held = self._v_state if self._v_state is not None else (
+            self._stream.window[-1] if self._stream is not None and self._stream.window else None)
+        check_stream_batch(x, held, type(self).__name__)  # a batch change without reset() is an error
         flat = x.reshape(-1)
         xi = self.threshold_noise(flat.shape, flat)
         cfg = self.spike_config(None)

@@ -121,7 +121,13 @@ def parse_alpha_config(alpha, n_layers: int, layer_names=None, multi_coefficient
     def nested(v):
         return isinstance(v, (list, tuple)) and len(v) > 0 and all(isinstance(e, (list, tuple)) for e in v)
 
-    if _is_number(alpha) or (flat(alpha) and len(alpha) == 1 and multi_coefficient is None
+    if _is_number(alpha) and multi_coefficient is not None and alpha_mode != "multiterm":
+        raise ValueError(f"multi_coefficient={multi_coefficient!r} is only used with multi-term orders, but alpha "
+                         f"is the single order {_num(alpha)}; give alpha as a list of orders (one per term) or "
+                         f"leave multi_coefficient unset")
+    if _is_number(alpha) and alpha_mode == "multiterm":
+        alpha = [alpha]
+    if _is_number(alpha) or (flat(alpha) and len(alpha) == 1 and n_layers == 1 and multi_coefficient is None
                              and alpha_mode != "multiterm"):
         a = _num(alpha if _is_number(alpha) else alpha[0])
         per = [([a], None)] * n_layers
@@ -217,6 +223,9 @@ class SNNWrapper(nn.Module):
         if not (isinstance(soe_tol, float) and 0 < soe_tol < 1):
             raise ValueError(f"soe_tol must be a float in (0, 1), got {soe_tol!r}")
         self.soe_tol = soe_tol
+        if isinstance(soe_horizon, bool) or not isinstance(soe_horizon, int) or soe_horizon < 1:
+            raise ValueError(f"soe_horizon must be an int >= 1 (the lag up to which the SOE kernel holds its "
+                             f"tolerance), got {soe_horizon!r}")
         self.soe_horizon = int(soe_horizon)
         self.interpolation_method = interpolation_method
         self._defaults = self._parse_options(options) if options else {}
@@ -352,12 +361,13 @@ class SNNWrapper(nn.Module):
         memory = opts.get("memory", self.memory)
         dt = opts.get("dt", self.dt)
         reset_net(self.base)
+        fold = self.step_mode == "multi" or T == 0  # T = 0: one call on the empty folded input
         for i, (name, neuron) in enumerate(self._neurons):
-            mode = "fold" if self.step_mode == "multi" else "single"
+            mode = "fold" if fold else "single"
             object.__setattr__(neuron, "_external",
                                _External(self._dynamics(i, m, memory, dt), mode, T, B, -1, name))
         try:
-            if self.step_mode == "multi":
+            if fold:
                 out = self.base(x.reshape(T * B, *x.shape[2:]))
                 return self._unfold(out, T, B)
             outs = []

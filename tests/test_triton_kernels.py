@@ -157,3 +157,15 @@ def test_fractional_kernels_equal_torch_path(monkeypatch, name):
             assert got[3].keys() == ref[3].keys()
             for k in ref[3]:
                 torch.testing.assert_close(got[3][k], ref[3][k], rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_input_is_visible_as_on_the_torch_path(monkeypatch, bad):
+    x, _, _ = _inputs(torch.float32, T=12, D=10, seed=6)
+    x[5, 3] = bad
+    out = {}
+    for backend in ("torch", "triton"):
+        monkeypatch.setenv("SPIKEDE_BACKEND", backend)
+        out[backend] = lif_sequence(x, torch.tensor(2.0), torch.tensor(1.0), True, spike_config())
+    assert torch.equal(out["triton"][0].isnan(), out["torch"][0].isnan()) and out["torch"][0].isnan().any()
+    assert torch.equal(out["triton"][0].nan_to_num(-1), out["torch"][0].nan_to_num(-1))

@@ -211,7 +211,8 @@ def test_neuron_called_twice_per_step_is_an_error_in_step_mode():
             return self.lif(self.lif(x))
 
     x = torch.rand(4, 2, 3)
-    assert SNNWrapper(Twice(), alpha=0.5)(x).shape == x.shape  # folded: two independent sequences, fine
+    with pytest.raises(RuntimeError, match="twice.*step_mode='single'"):  # multi-step: refused as well
+        SNNWrapper(Twice(), alpha=0.5)(x)
     with pytest.raises(RuntimeError, match="twice"):
         SNNWrapper(Twice(), alpha=0.5, step_mode="single")(x)
 

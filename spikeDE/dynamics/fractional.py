@@ -38,7 +38,7 @@ import torch
 from ..fractional.history import toeplitz_block
 from .backend import use_triton
 from .lif import fire_and_reset, fire_reset_rows
-from .spiking import SpikeConfig, adjoint_factors, threshold_grad
+from .spiking import SpikeConfig, adjoint_factors, nan_spikes_, threshold_grad
 
 __all__ = ["MemoryPlan", "fractional_sequence", "StreamState", "lag_correlation", "soe_plan_rates",
            "DEFAULT_BLOCK", "DEFAULT_SOE_BLOCK", "DEFAULT_SUB_BLOCK"]
@@ -223,6 +223,7 @@ class _FractionalSequence(torch.autograd.Function):
                         fire(t)
                         if t + 1 < ue:
                             H[t + 1:ue].addcmul_(push[ue - t - 1], Vrow[t], value=-1.0)
+        nan_spikes_(S, H)  # non-finite charge -> NaN spike (never a silent 0)
         ctx.save_for_backward(x, H, S, V, cx, kernel, theta, omega)
         ctx.set_materialize_grads(False)  # an unused output (S or V) gets None, not zeros
         geo.release()

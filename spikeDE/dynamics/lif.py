@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 
 from .backend import SURROGATE_CODES, use_triton
-from .spiking import SpikeConfig, adjoint_factors, threshold_grad
+from .spiking import SpikeConfig, adjoint_factors, nan_spikes_, threshold_grad
 
 __all__ = ["lif_sequence", "lif_step", "fire_and_reset", "fire_reset_rows"]
 
@@ -70,6 +70,7 @@ class _LIFSequence(torch.autograd.Function):
                 torch.addcdiv(v, xr[t], tau_t, out=Hr[t])
             fire(t)
             v = Vr[t]
+        nan_spikes_(S, H)  # non-finite charge -> NaN spike (never a silent 0)
         ctx.save_for_backward(x, H, S, V, tau, theta)
         ctx.set_materialize_grads(False)  # an unused output (S or V) gets None, not zeros
         ctx.leak, ctx.cfg = leak, cfg
@@ -132,7 +133,7 @@ class _StepSpike(torch.autograd.Function):
     @staticmethod
     def forward(ctx, h, theta, xi, cfg):
         thr = theta if xi is None else theta - xi
-        s = (h >= thr).to(h.dtype)
+        s = nan_spikes_((h >= thr).to(h.dtype), h)  # non-finite charge -> NaN spike (never a silent 0)
         u = h - theta
         if xi is not None and cfg.noise_in_grad:
             u = u + xi

@@ -28,7 +28,7 @@ import torch
 from ..surrogate import Surrogate, get_surrogate
 
 __all__ = ["SpikeConfig", "RESETS", "check_reset", "spike_config", "adjoint_factors", "threshold_grad",
-           "surrogate_input", "surrogate_grad_"]
+           "surrogate_input", "surrogate_grad_", "nan_spikes_"]
 
 RESETS = ("subtract", "zero")
 
@@ -54,6 +54,16 @@ class SpikeConfig:
     scale: float = 5.0
     noise: torch.Tensor | None = None  # xi [T, D] added to H - theta when deciding spikes (no gradient)
     noise_in_grad: bool = True  # evaluate the surrogate at the noisy point (else at H - theta)
+
+
+def nan_spikes_(S: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
+    """Non-finite in, NaN out: set ``S`` to NaN where the charge ``H`` is NaN or infinite (in place; returns ``S``).
+
+    ``Heaviside(NaN)`` computed as ``H >= theta`` is 0, which would turn a NaN input into a silent "no spike"
+    while the membrane stays NaN (and ``+inf`` into one spike, then silence or endless firing). Every spike
+    kernel calls this once after computing its spikes, so a non-finite input shows in the output.
+    """
+    return S.masked_fill_(~torch.isfinite(H), float("nan"))
 
 
 def spike_config(reset="subtract", v_reset=0.0, detach_reset=True, surrogate="atan", scale=5.0,

@@ -28,7 +28,7 @@ import triton
 import triton.language as tl
 
 from .backend import SURROGATE_CODES
-from .spiking import SpikeConfig
+from .spiking import SpikeConfig, nan_spikes_
 
 __all__ = ["lif_sequence_triton"]
 
@@ -178,6 +178,7 @@ class _LIFSequenceTriton(torch.autograd.Function):
         if T > 0 and D > 0:
             _lif_forward[grid](x, H, S, V, tau_s, th_s, T, D, float(cfg.v_reset), LEAK=bool(leak),
                                ZERO=cfg.reset == "zero", F64=x.dtype == torch.float64, BLOCK=_BLOCK)
+        nan_spikes_(S, H)  # non-finite charge -> NaN spike, as on the PyTorch path
         ctx.save_for_backward(x, H, S, V, tau, theta)
         ctx.set_materialize_grads(False)
         ctx.leak, ctx.cfg = leak, cfg

@@ -216,6 +216,13 @@ def fdeint(func, y0, t, alpha, *, method: str = "l1", memory=None, **options):
     if t.numel() == 1:
         out = tuple(c.unsqueeze(0) for c in comps)
         return out[0] if single else out
+    if all(c.numel() == 0 for c in comps):  # empty in, empty out (func is never called)
+        out = tuple(c.new_zeros((t.numel(), *c.shape)) for c in comps)
+        return out[0] if single else out
+    for i, c in enumerate(comps):
+        if c.numel() == 0:
+            raise ValueError(f"fdeint: y0[{i}] is empty (shape {tuple(c.shape)}) while other components are not; "
+                             f"drop the empty component")
     pb = Problem(func=_Func(func, comps, single), y0=comps, ts=tuple(t.unbind(0)), h=h, alpha=orders,
                  memory=spec, block_size=block, coefficients=coefficients)
     out = SOLVERS[name](pb)

@@ -101,6 +101,10 @@ class SpikingSSMClassifier(nn.Module):
                 got = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
                 raise TypeError(f"{where}: {what} must hold integer token ids (tokens=True), got {got}")
             dims = 1 if step else 2
+            if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.d_input):
+                bad = int(x.min()) if int(x.min()) < 0 else int(x.max())
+                raise ValueError(f"{where}: {what} holds token ids outside 0 <= id < {self.d_input} (d_input), "
+                                 f"e.g. {bad}")
         else:
             check_floating(x, what, where)
             dims = 2 if step else 3

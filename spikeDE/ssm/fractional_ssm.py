@@ -57,7 +57,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .._checks import check_floating, check_positive
+from .._checks import check_finite, check_floating, check_positive
 from ..fractional.soe import soe_rates, soe_weights
 from ..fractional.weights import gl_weights
 from ..order import FractionalOrder
@@ -217,11 +217,23 @@ class FractionalSSM(nn.Module):
         return gl_ssm_kernel(lam, c, a, length, oversample=oversample).to(dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Parallel mode: ``x [B, L, H] -> y [B, L, H]`` (FFT convolution with :meth:`kernel`)."""
+        """Parallel mode: ``x [B, L, H] -> y [B, L, H]`` (FFT convolution with :meth:`kernel`).
+
+        Non-finite input is a ``ValueError`` naming its first position (earliest step): the FFT mixes every
+        sample into every output, so a NaN at step ``t`` would also change the outputs before ``t``. The
+        streaming :meth:`step` is causal and propagates a NaN forward from its step. An empty ``x`` (``B = 0``
+        or ``L = 0``) gives an empty output. float16 / bfloat16 inputs are computed in float32 (the FFT has no
+        half-precision CPU path and loses the kernel's accuracy in half precision) and cast back.
+        """
         check_floating(x, "x", self._where)
         if x.dim() != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"{self._where}: x must have shape [batch, length, {self.d_model}] "
                              f"(batch-first, channels last), got {tuple(x.shape)}")
+        if x.numel() == 0:
+            return torch.zeros_like(x)
+        check_finite(x, "x", self._where, order=(1, 0, 2))  # causality: refuse rather than smear a NaN backwards
+        if x.dtype in (torch.float16, torch.bfloat16):
+            return self.forward(x.float()).to(x.dtype)
         L = x.shape[1]
         K = self.kernel(L, dtype=x.dtype).to(x.device)
         nfft = 1 << (2 * L - 1).bit_length()
@@ -283,7 +295,7 @@ class FractionalSSM(nn.Module):
         return FractionalSSMState(torch.zeros(*shape, W, 2 * self.modes, **kw),
                                   torch.zeros(*shape, Q, 2 * self.modes, **kw))
 
-    def step(self, x_t: torch.Tensor, state: FractionalSSMState):
+    def step(self, x_t: torch.Tensor, state: FractionalSSMState | None):
         r"""One streaming step: ``x_t [B, H] -> (y_t [B, H], new state)`` (the given state is not modified).
 
         ``s_n = (Delta^a B x_n - sum_{j=1}^{W} w_j s_{n-j} - sum_q omega_q F_q) / (1 - Delta^a A)`` with the
@@ -291,7 +303,7 @@ class FractionalSSM(nn.Module):
         ``F_q <- e^{-r_q} F_q + e^{-r_q (W+1)} s_{n-W}``; ``y_n = 2 Re(C s_n) + D x_n``. Cost ``O(B H M (W+Q))``;
         a fixed order 1 keeps only ``s_{n-1}`` (``W = 1, Q = 0``: the ordinary SSM recurrence).
         Coefficients are cached under ``torch.no_grad()`` (recomputed when a parameter changes); with gradients
-        enabled the step is differentiable.
+        enabled the step is differentiable. ``state=None`` starts from zero (:meth:`default_state`).
         """
         if self.bidirectional:
             raise RuntimeError(f"{self._where}: a bidirectional layer looks at the future and cannot be run "
@@ -300,6 +312,13 @@ class FractionalSSM(nn.Module):
         if x_t.dim() != 2 or x_t.shape[-1] != self.d_model:
             raise ValueError(f"{self._where}: x_t must have shape [batch, {self.d_model}], got {tuple(x_t.shape)}")
         Bt, H, M = x_t.shape[0], self.d_model, self.modes
+        if state is None:
+            state = self.default_state(max(Bt, 1), device=x_t.device, dtype=x_t.dtype)
+            if Bt == 0:
+                state = FractionalSSMState(state.near[:0], state.far[:0])
+        elif not isinstance(state, tuple) or len(state) != 2:
+            raise ValueError(f"{self._where}: state must be a FractionalSSMState (from default_state) or None "
+                             f"(start at zero), got {type(state).__name__}")
         w_near, omega, decay, inject, in_gain, fb, C, D = self._stream_coefficients(x_t.dtype, x_t.device)
         W, Q = w_near.shape[-1], omega.shape[-1]
         near, far = state

@@ -25,6 +25,13 @@ class ConfigError(ValueError):
 
 
 _DTYPES = ("float32", "float64")
+_MAX_SEED = 2**63 - 1
+
+
+def max_threads() -> int:
+    """The most PyTorch CPU threads a run may ask for: 4 x the CPU cores (far more only oversubscribes, and
+    very large counts crash inside ``torch.set_num_threads``)."""
+    return 4 * (os.cpu_count() or 1)
 _READOUTS = ("mean", "last", "window")
 _SCHEDULES = ("constant", "cosine")
 _OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -92,8 +99,13 @@ class TrainConfig:
         for name in ("hidden", "epochs", "batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.threads is not None and self.threads < 1:
-            raise ConfigError(f"threads must be >= 1, got {self.threads}")
+        if self.threads is not None and not 1 <= self.threads <= max_threads():
+            raise ConfigError(f"threads must be between 1 and {max_threads()} (4 x the {os.cpu_count() or 1} CPU "
+                              f"cores), got {self.threads}")
+        if not 0 <= self.seed <= _MAX_SEED:
+            raise ConfigError(f"seed must be an integer in [0, 2**63 - 1], got {self.seed}")
+        if self.out is not None and not self.out.strip():
+            raise ConfigError("out (--out) must not be empty; leave it out for runs/<task>-<model>-<time>")
         for name in ("checkpoint_every",):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -287,8 +299,9 @@ def load_config(path, base: TrainConfig | None = None) -> TrainConfig:
             data = {} if data is None else data
     except ConfigError:
         raise
-    except Exception as e:  # syntax errors of either parser
-        raise ConfigError(f"config file {path!r} could not be parsed: {e}") from e
+    except Exception as e:  # syntax errors of either parser, told in one line
+        detail = "; ".join(line.strip() for line in str(e).splitlines() if line.strip())
+        raise ConfigError(f"config file {path!r} could not be parsed: {detail}") from e
     try:
         return config_from_dict(data, base)
     except ConfigError as e:

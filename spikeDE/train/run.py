@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -32,15 +34,19 @@ from ..analysis.orders import mean_orders, multiterm_weights
 from . import models as _builtin_models  # noqa: F401  (registers the built-in models)
 from . import neurons as _builtin_neurons  # noqa: F401  (registers the built-in neurons)
 from . import tasks as _builtin_tasks  # noqa: F401  (registers the built-in tasks)
-from .checkpoint import CheckpointError, load_checkpoint
-from .config import ConfigError, TrainConfig, load_config, save_config
+from .checkpoint import CheckpointError, check_training_state, clean_stale_temp_files, load_checkpoint
+from .config import ConfigError, TrainConfig, config_from_dict, load_config, save_config
 from .distributed import DistEnv, all_gather_objects, barrier, init_distributed, resolve_device, shutdown_distributed
 from .registry import ModelSpec, TaskData, TaskSpec, arm_names, get_model, get_task, resolve_options
 from .report import format_table, write_rows
 from .seeding import seed_everything
 from .trainer import Trainer, evaluate_model, fetch_batch, write_metrics
 
-__all__ = ["RunInterrupted", "RunPlan", "plan_run", "train_run", "evaluate_run", "build_arm_model", "SUMMARY_COLUMNS"]
+__all__ = ["RunInterrupted", "RunPlan", "plan_run", "train_run", "evaluate_run", "build_arm_model", "SUMMARY_COLUMNS",
+           "RESUMABLE", "check_run_config"]
+
+#: configuration fields that ``spikede train --resume`` may change (everything else is fixed by config.toml)
+RESUMABLE = ("epochs", "device", "eval_batch_size", "checkpoint_every", "threads")
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -104,6 +110,112 @@ def build_arm_model(plan: RunPlan, data: TaskData, arm: str) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model builder {plan.model.name!r} returned {type(model).__name__}, not an nn.Module")
     return model
+
+
+def _dry_run(plan: RunPlan, data: TaskData) -> None:
+    """Build every arm's model and run it on one training sample (CPU, no gradient, global RNG untouched), so that
+    a bad model option, neuron method or memory is reported before the run folder is created."""
+    dtype = _DTYPES[plan.cfg.dtype]
+    for arm in plan.arms:
+        what = f"model {plan.model.name!r}" + (f" with neuron {arm!r}" if plan.model.neurons else "")
+        try:
+            with torch.random.fork_rng(devices=[]):
+                model = build_arm_model(plan, data, arm).to(dtype=dtype)
+                if len(data.train):
+                    x, _ = fetch_batch(data.train, torch.arange(1), "cpu", dtype)
+                    model.eval()
+                    with torch.no_grad():
+                        model(x)
+        except ConfigError as e:
+            raise ConfigError(f"{what}: {e}") from e
+        except (ValueError, TypeError, RuntimeError, IndexError, KeyError, NotImplementedError) as e:
+            detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ConfigError(f"{what} cannot run with this configuration: {detail}") from e
+
+
+def check_run_config(state: dict, cfg: TrainConfig, path: str) -> None:
+    """Refuse a checkpoint whose stored configuration differs from ``cfg`` (the run folder's config.toml) in any
+    field except :data:`RESUMABLE` and ``out``; the error names every differing key."""
+    stored = state.get("extra", {}).get("config") if isinstance(state.get("extra"), dict) else None
+    if not isinstance(stored, dict):
+        raise CheckpointError(f"checkpoint {path} is corrupt (it holds no run configuration to compare with "
+                              f"config.toml)")
+    try:
+        stored = config_from_dict(stored).to_dict()
+    except ConfigError as e:
+        raise CheckpointError(f"checkpoint {path} is corrupt (its stored configuration is invalid: {e})") from e
+    now = cfg.to_dict()
+    diff = [k for k in now if k not in RESUMABLE and k != "out" and stored.get(k) != now.get(k)]
+    if diff:
+        what = "; ".join(f"{k} = {stored.get(k)!r} there, {now.get(k)!r} in config.toml" for k in diff)
+        raise CheckpointError(f"checkpoint {path} was made by another configuration than "
+                              f"{os.path.join(cfg.out or '.', 'config.toml')} ({what}); a resume continues the same "
+                              f"run only: start a new one with another --out, or --overwrite")
+
+
+_RUN_FILES = re.compile(r"^(config\.toml|summary\.(json|csv)|robustness_.+\.(json|csv)|.+\.tmp-\d+)$")
+_ARM_FILES = re.compile(r"^(checkpoint\.pt|metrics\.(json|csv)|.+\.tmp-\d+)$")
+
+
+def _clear_run(out: str) -> None:
+    """Remove what an earlier run wrote in ``out`` (config, summary, plots, robustness tables, the arm folders'
+    checkpoints and metrics); files spikeDE did not write are kept."""
+    for name in os.listdir(out):
+        p = os.path.join(out, name)
+        if os.path.isdir(p) and not os.path.islink(p):
+            if name == "plots":
+                shutil.rmtree(p)
+                continue
+            inner = os.listdir(p)
+            if any(_ARM_FILES.match(n) for n in inner):
+                for n in inner:
+                    if _ARM_FILES.match(n):
+                        os.remove(os.path.join(p, n))
+                if not os.listdir(p):
+                    os.rmdir(p)
+        elif _RUN_FILES.match(name):
+            os.remove(p)
+
+
+def _writable(folder: str, why: str) -> None:
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"run folder {folder} is not writable ({why})")
+
+
+def _prepare_out(out: str, cfg: TrainConfig, plan: RunPlan, resume: bool, overwrite: bool) -> None:
+    """Check, clear (``overwrite``) and create the run folder, then write config.toml (rank 0)."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ConfigError(f"--out {out!r} is not a folder (a file of that name exists)")
+    if resume:
+        _writable(out, "a resume writes checkpoints there")
+        for arm in plan.arms:
+            d = _arm_dir(out, arm)
+            if os.path.isdir(d):
+                _writable(d, "a resume writes checkpoints there")
+                path = os.path.join(d, "checkpoint.pt")
+                if os.path.exists(path):
+                    check_run_config(load_checkpoint(path), cfg, path)
+    elif os.path.isdir(out) and os.listdir(out):
+        if not overwrite:
+            raise ConfigError(f"output folder {out!r} already holds files; continue it with "
+                              f"'spikede train --resume {out}', or choose another --out (or --overwrite)")
+        _writable(out, "--overwrite replaces the run in it")
+        _clear_run(out)
+    parent = os.path.dirname(os.path.abspath(out))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(out):
+        if not os.path.isdir(parent):
+            raise ConfigError(f"--out {out!r}: cannot create the run folder ({parent} is not a folder)")
+        _writable(parent, f"--out {out!r} would be created in it")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out {out!r}: cannot create the run folder ({e.strerror})") from e
+    _writable(out, "the run writes its configuration, checkpoints and results there")
+    for folder in [out] + [_arm_dir(out, arm) for arm in plan.arms]:
+        clean_stale_temp_files(folder)
+    save_config(cfg, os.path.join(out, "config.toml"))
 
 
 def _default_out(cfg: TrainConfig) -> str:
@@ -209,20 +321,19 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
     try:
         data = build_task(plan)
         mode, window = _readout(plan, data)
+        _dry_run(plan, data)  # the whole configuration is checked before anything is written
         out = cfg.out or _default_out(cfg)
         out = all_gather_objects(out, env)[0]
         cfg = cfg.replace(out=out)
         problem = None
         if env.is_main:
-            if not resume and os.path.isdir(out) and os.listdir(out) and not overwrite:
-                problem = (f"output folder {out!r} already holds files; continue it with "
-                           f"'spikede train --resume {out}', or choose another --out (or --overwrite)")
-            else:
-                os.makedirs(out, exist_ok=True)
-                save_config(cfg, os.path.join(out, "config.toml"))
+            try:
+                _prepare_out(out, cfg, plan, resume, overwrite)
+            except (ConfigError, CheckpointError) as e:
+                problem = (type(e).__name__, str(e))
         problem = all_gather_objects(problem, env)[0]
         if problem:
-            raise ConfigError(problem)
+            raise (CheckpointError if problem[0] == "CheckpointError" else ConfigError)(problem[1])
         dtype = _DTYPES[cfg.dtype]
         quiet(f"run folder: {out}  |  task {data.info.name} (T={data.info.steps}, {data.info.n_classes} classes, "
               f"{len(data.train)} train)  |  model {plan.model.name}  |  arms: {', '.join(plan.arms)}  |  "
@@ -239,7 +350,9 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
                               extra_state={"config": cfg.to_dict(), "arm": arm}, progress=progress,
                               log=quiet, name=arm)
             if resume and os.path.exists(trainer.checkpoint_path):
-                trainer.resume()
+                state = load_checkpoint(trainer.checkpoint_path, map_location="cpu")
+                check_run_config(state, cfg, trainer.checkpoint_path)
+                trainer.load_state_dict(state, trainer.checkpoint_path)
                 quiet(f"{arm}: resumed at epoch {trainer.epoch} step {trainer.step_in_epoch} "
                       f"(global step {trainer.global_step})")
             try:
@@ -314,6 +427,8 @@ def evaluate_run(run_dir: str, *, attack: str | None = None, levels=None, split:
     elif levels:
         raise ConfigError("--levels needs --attack")
     seed = cfg.seed if seed is None else seed
+    if attack is not None:
+        _writable(run_dir, f"evaluate --attack writes robustness_{attack}.json there")
     with _threads(threads or cfg.threads):
         return _evaluate_run(cfg, run_dir, attack, levels, split, seed, device, batch_size, make_plots, log,
                              print_table)
@@ -331,6 +446,7 @@ def _evaluate_run(cfg, run_dir, attack, levels, split, seed, device, batch_size,
     for arm in plan.arms:
         path = os.path.join(_arm_dir(run_dir, arm), "checkpoint.pt")
         state = load_checkpoint(path, map_location="cpu")
+        check_training_state(state, path)
         model = build_arm_model(plan, data, arm)
         try:
             model.load_state_dict(state["model"])

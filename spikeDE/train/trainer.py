@@ -26,7 +26,8 @@ from torch import nn
 from torch.utils.data import Dataset, TensorDataset, default_collate
 
 from ..data.batching import time_first
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import (CheckpointError, check_optimizer_state, check_training_state, load_checkpoint,
+                         save_checkpoint)
 from .config import ConfigError
 from .distributed import DistEnv, all_gather_objects, all_reduce_sum, barrier
 from .progress import ProgressBar
@@ -217,16 +218,22 @@ class Trainer:
         if self.env.is_main and self.checkpoint_path:
             save_checkpoint(state, self.checkpoint_path)
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict, path: str | None = None) -> None:
+        """Continue from ``state`` (from :meth:`state_dict`; ``path`` names it in errors). Every field is checked
+        first (:func:`~spikeDE.train.checkpoint.check_training_state`): a crafted or damaged state is a
+        :class:`CheckpointError`, never a traceback halfway through loading."""
+        where = path or "(state)"
         for key in ("batch_size", "seed"):
             if state.get(key) != getattr(self, key):
                 raise CheckpointError(f"the checkpoint was made with {key}={state.get(key)!r}, this run has "
                                       f"{getattr(self, key)!r}; a resumed run must keep it")
+        check_training_state(state, where, len(self.sampler))
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as e:
-            raise CheckpointError(f"the checkpoint does not fit this model: {str(e).splitlines()[0]}") from e
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            raise CheckpointError(f"checkpoint {where} does not fit this model: {str(e).splitlines()[0]}") from e
+        check_optimizer_state(self.optimizer, where)
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.step_in_epoch = int(state["epoch"]), int(state["step_in_epoch"])
         self.global_step = int(state["global_step"])
@@ -250,7 +257,7 @@ class Trainer:
         path = path or self.checkpoint_path
         if path is None:
             raise CheckpointError("nothing to resume from: no out_dir and no checkpoint path")
-        self.load_state_dict(load_checkpoint(path, map_location="cpu"))
+        self.load_state_dict(load_checkpoint(path, map_location="cpu"), path)
 
     # ------------------------------------------------------------------------------------------ training
     def _after_step(self) -> None:
