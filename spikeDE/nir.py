@@ -12,8 +12,10 @@ LIF step ``H = V + (X - V) dt_model / tau`` is forward Euler of ``tau dv/dt = -v
 integrates the exported graph by forward Euler with step ``dt`` reproduces spikeDE exactly; :func:`from_nir`
 does the inverse (``tau_steps = tau_nir / dt``). The ``dt`` is written into the graph's metadata.
 
-Execution order of a graph with cycles (the reset cycle and the fractional neuron below): nodes run in the order
-of a walk from the input; an edge that closes a cycle carries the value its source had at the previous step.
+Execution order of a graph with cycles (the reset cycle and the fractional neuron below): the edges that a
+depth-first search from the ``Input`` node (following the graph's edge list in order) finds closing a cycle carry
+their source's output of the previous step; all other nodes run, every step, in a topological order of the
+remaining acyclic graph (stateful nodes update with forward Euler on the inputs of the current step).
 
 Neurons (``N`` neurons of one layer, ``theta`` threshold, ``tau_s = tau / dt_model`` the time constant in steps):
 
