@@ -723,8 +723,10 @@ def _import_node(name: str, node, dt: float, step_mode: str, dtype):
             kw["divisor_override"] = 1
         return [per_step(nn.AvgPool2d(**kw))]
     if isinstance(node, nir.Flatten):
-        start = int(node.start_dim)
-        end = int(node.end_dim)
+        start, end = int(node.start_dim), int(node.end_dim)
+        if (node.input_type or {}).get("input") is None:  # no shape: torch's convention (dims count the batch)
+            return [per_step(nn.Flatten(start, end))]
+        # NIR's convention (shapes without the batch), which spikeDE writes
         return [per_step(nn.Flatten(start + 1 if start >= 0 else start, end + 1 if end >= 0 else end))]
     if isinstance(node, (nir.LIF, nir.IF)):
         meta = _read_meta(node) or {}
