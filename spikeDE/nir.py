@@ -356,7 +356,7 @@ def _export_neuron(b: _Builder, spec: _NeuronSpec, shape, dt: float, tol: float,
                           metadata=_meta(role="neuron", **group))
         b.add(p, node)
         b.edge(prev, p)
-        return p, dict(exact=True, tau_steps=ts)
+        return p, dict(exact=True, nodes=1, tau_steps=ts, reset="zero")
     if spec.leak:
         mem = nir.LI(_full(shape, ts * dt), _full(shape, 1.0), _full(shape, 0.0), metadata=_meta(role="membrane", **group))
         w = -spec.theta * (ts - 1.0)
@@ -370,7 +370,7 @@ def _export_neuron(b: _Builder, spec: _NeuronSpec, shape, dt: float, tol: float,
     b.edge(f"{p}_membrane", f"{p}_spike")
     b.edge(f"{p}_spike", f"{p}_reset")
     b.edge(f"{p}_reset", f"{p}_membrane")
-    return f"{p}_spike", dict(exact=True, tau_steps=ts)
+    return f"{p}_spike", dict(exact=True, nodes=3, tau_steps=ts, reset="subtract")
 
 
 def to_nir(model: nn.Module, dt: float = 1.0, *, input_shape=None, tol: float = DEFAULT_TOL,
