@@ -71,7 +71,7 @@ from torch import nn
 
 from .dynamics.schemes import canonical_method, derivative_kernel, membrane_recurrence, multiterm_kernel
 from .fractional.soe import soe_approximation
-from .neuron import BaseNeuron, IFNeuron, LIFNeuron
+from .neuron import BaseNeuron, HardResetLIFNeuron, IFNeuron, LIFNeuron, NoisyLIFNeuron
 from .wrapper import SNNWrapper
 
 __all__ = ["to_nir", "from_nir", "NIRNetwork", "SOEBankNeuron", "SUPPORTED_MODULES", "SUPPORTED_NODES",
@@ -174,10 +174,18 @@ def _neuron_spec(name: str, neuron: BaseNeuron, wrapper: SNNWrapper | None, inde
                        neuron.reset_mode, float(neuron.v_reset), float(dt), integer, alphas, coefs, method, memory)
 
 
+# neuron classes whose dynamics are exactly the LIF / IF family of BaseNeuron (subclasses that change the input,
+# the state or the threshold, e.g. current-based or adaptive neurons, are refused rather than exported wrongly)
+_NEURONS = (LIFNeuron, IFNeuron, HardResetLIFNeuron, NoisyLIFNeuron)
+
+
 def _flatten_layers(module: nn.Module, prefix: str, out: list, bad: list):
     if isinstance(module, nn.Sequential):
         for name, child in module.named_children():
             _flatten_layers(child, f"{prefix}.{name}" if prefix else name, out, bad)
+        return
+    if isinstance(module, BaseNeuron) and type(module) not in _NEURONS:
+        bad.append(f"{prefix or '<model>'} ({type(module).__name__}: a neuron without a NIR mapping here)")
         return
     if isinstance(module, (BaseNeuron, nn.Linear, nn.Conv1d, nn.Conv2d, nn.AvgPool2d, nn.Flatten,
                            nn.BatchNorm1d, nn.BatchNorm2d, nn.Dropout, nn.Identity)):

@@ -290,8 +290,12 @@ def test_unsupported_modules_are_listed():
         def forward(self, x):
             return x
 
-    base = nn.Sequential(nn.Linear(3, 4), LIFNeuron(), nn.GRU(4, 4), Custom())
-    with pytest.raises(ValueError, match=r"2 \(GRU\); 3 \(Custom\).*Supported: an nn.Sequential"):
+    class OwnNeuron(LIFNeuron):
+        pass
+
+    base = nn.Sequential(nn.Linear(3, 4), LIFNeuron(), nn.GRU(4, 4), Custom(), OwnNeuron())
+    with pytest.raises(ValueError, match=r"2 \(GRU\); 3 \(Custom\); 4 \(OwnNeuron: a neuron without a NIR mapping "
+                                         r"here\).*Supported: an nn.Sequential"):
         to_nir(base)
 
 
