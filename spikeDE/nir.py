@@ -85,7 +85,7 @@ SUPPORTED_MODULES = ("Linear", "Conv1d", "Conv2d", "AvgPool2d", "Flatten", "Batc
                      "Dropout", "Identity", "Sequential", "SNNWrapper", "LIFNeuron", "IFNeuron",
                      "HardResetLIFNeuron", "NoisyLIFNeuron (exported deterministic, as in eval mode)")
 SUPPORTED_NODES = ("Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "AvgPool2d", "SumPool2d",
-                   "Flatten", "LIF", "IF", "LI", "spikeDE reset cycles and SOE neurons (LI, I, Threshold, Scale "
+                   "Flatten", "LIF", "IF", "CubaLIF", "LI", "spikeDE reset cycles and SOE neurons (LI, I, Threshold, Scale "
                    "with spikeDE metadata)")
 _INSTALL = "pip install 'spikede[nir]'  (or: pip install nir==1.0.8)"
 
@@ -119,6 +119,13 @@ def _read_meta(node) -> dict | None:
         return json.loads(str(raw))
     except json.JSONDecodeError:
         return None
+
+
+def _t64(a) -> torch.Tensor:
+    """A float64 tensor of an array, a 0-d array or a number (NIR nodes hold numpy arrays or torch tensors)."""
+    if isinstance(a, torch.Tensor):
+        return a.detach().to(torch.float64).clone()
+    return torch.as_tensor(np.array(a, dtype=np.float64))
 
 
 def _full(shape, value) -> np.ndarray:
@@ -630,7 +637,7 @@ def _input_transform(r, v_leak, shape):
     v_leak = np.broadcast_to(np.asarray(v_leak, dtype=np.float64), shape)
     if np.all(r == 1.0) and np.all(v_leak == 0.0):
         return None
-    return _Scale(torch.from_numpy(r.copy()), None if np.all(v_leak == 0.0) else torch.from_numpy(v_leak.copy()))
+    return _Scale(_t64(r.copy()), None if np.all(v_leak == 0.0) else _t64(v_leak.copy()))
 
 
 def _import_group(name: str, members: dict, dt: float, step_mode: str):
@@ -654,9 +661,9 @@ def _import_group(name: str, members: dict, dt: float, step_mode: str):
                 gain.append(dt * r)
             else:
                 raise ValueError(f"from_nir: mode node {mn!r} of {name!r} is a {type(node).__name__}, expected LI or I")
-        return SOEBankNeuron(torch.from_numpy(np.asarray(drive.scale, dtype=np.float64)),
-                             torch.from_numpy(np.stack(decay)), torch.from_numpy(np.stack(gain)),
-                             torch.from_numpy(theta), torch.from_numpy(np.asarray(rst.scale, dtype=np.float64)),
+        return SOEBankNeuron(_t64(np.asarray(drive.scale, dtype=np.float64)),
+                             _t64(np.stack(decay)), _t64(np.stack(gain)),
+                             _t64(theta), _t64(np.asarray(rst.scale, dtype=np.float64)),
                              step_mode)
     (mn, mem), = roles["membrane"]
     (sn, spike), = roles["spike"]
@@ -750,23 +757,39 @@ def _import_node(name: str, node, dt: float, step_mode: str, dtype):
             if np.all(r == r.reshape(-1)[0]):
                 ts, pre = 1.0 / (float(r.reshape(-1)[0]) * dt), None
             else:
-                ts, pre = 1.0, _Scale(torch.from_numpy(r * dt))
+                ts, pre = 1.0, _Scale(_t64(r * dt))
             leak = False
         if "tau" in meta and _same(float(meta["tau"]), ts):
             ts = float(meta["tau"])
         neuron = _spike_neuron(leak, ts, theta, "zero", v_reset, step_mode)
         return ([pre] if pre is not None else []) + [neuron]
+    if isinstance(node, nir.CubaLIF):
+        # synapse tau_syn dI/dt = -I + w_in x, then the LIF membrane on r I + v_leak (both Euler, same step)
+        meta = _read_meta(node) or {}
+        theta = _uniform(node.v_threshold, "v_threshold", name)
+        v_reset = _uniform(node.v_reset, "v_reset", name)
+        shape = np.asarray(node.v_threshold).shape
+        tau_syn = np.broadcast_to(np.asarray(node.tau_syn, dtype=np.float64), shape)
+        w_in = np.broadcast_to(np.asarray(node.w_in, dtype=np.float64), shape)
+        synapse = _LeakyIntegrator(_t64(1.0 - dt / tau_syn), _t64(dt * w_in / tau_syn),
+                                   torch.zeros(shape, dtype=torch.float64), step_mode)
+        ts = _uniform(node.tau_mem, "tau_mem", name) / dt
+        if "tau" in meta and _same(float(meta["tau"]), ts):
+            ts = float(meta["tau"])
+        pre = _input_transform(node.r, node.v_leak, shape)
+        return [synapse] + ([pre] if pre is not None else []) + [_spike_neuron(True, ts, theta, "zero", v_reset,
+                                                                               step_mode)]
     if isinstance(node, nir.LI):
         tau = np.asarray(node.tau, dtype=np.float64)
-        return [_LeakyIntegrator(torch.from_numpy(1.0 - dt / tau), torch.from_numpy(dt * np.asarray(node.r) / tau),
-                                 torch.from_numpy(dt * np.asarray(node.v_leak) / tau), step_mode)]
+        return [_LeakyIntegrator(_t64(1.0 - dt / tau), _t64(dt * np.asarray(node.r, dtype=np.float64) / tau),
+                                 _t64(dt * np.asarray(node.v_leak, dtype=np.float64) / tau), step_mode)]
     raise AssertionError(name)  # unreachable: types are checked first
 
 
 def _supported_types():
     nir = _nir()
     return (nir.Input, nir.Output, nir.Affine, nir.Linear, nir.Scale, nir.Conv1d, nir.Conv2d, nir.AvgPool2d,
-            nir.SumPool2d, nir.Flatten, nir.LIF, nir.IF, nir.LI)
+            nir.SumPool2d, nir.Flatten, nir.LIF, nir.IF, nir.CubaLIF, nir.LI)
 
 
 def from_nir(graph, dt: float = 1.0, *, step_mode: str = "m", dtype: torch.dtype = torch.float32) -> NIRNetwork:

@@ -272,6 +272,24 @@ def test_import_lif_with_r_and_v_leak_matches_euler():
     np.testing.assert_array_equal(got, np.stack(want))
 
 
+def test_import_cubalif_matches_euler():
+    """CubaLIF: synapse tau_syn dI/dt = -I + w_in x, membrane tau_mem dv/dt = v_leak - v + r I, reset to v_reset."""
+    ts, tm, r, w, vl, dt = 4e-3, 3e-3, np.array([1.5, 0.7]), np.array([1.0, 2.0]), np.array([0.0, 0.2]), 1e-3
+    g = nir.NIRGraph.from_list(nir.CubaLIF(np.full(2, ts), np.full(2, tm), r, vl, np.full(2, 1.0), np.full(2, -0.1),
+                                           w_in=w))
+    x = np.random.default_rng(1).uniform(0, 3, (300, 2))
+    got = from_nir(g, dt=dt, dtype=torch.float64)(torch.from_numpy(x)[:, None])[:, 0].numpy()
+    i, v, want = np.zeros(2), np.zeros(2), []
+    for t in range(300):
+        i = i + dt / ts * (-i + w * x[t])
+        v = v + dt / tm * (vl - v + r * i)
+        s = v >= 1.0
+        want.append(s.astype(float))
+        v = np.where(s, -0.1, v)
+    assert np.stack(want).mean() > 0.05
+    np.testing.assert_array_equal(got, np.stack(want))
+
+
 def test_unknown_nodes_are_named():
     g = nir.NIRGraph.from_list(nir.Delay(np.ones(3)), nir.CubaLI(np.ones(3), np.ones(3), np.ones(3), np.zeros(3)))
     with pytest.raises(ValueError, match=r"unsupported NIR nodes: cubali \(CubaLI\), delay \(Delay\)"):

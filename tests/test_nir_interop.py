@@ -123,3 +123,57 @@ def test_norse_to_spikede():
         got = from_nir(graph, dt=dt_read)(x)
     assert ref.mean() > 0.01
     assert _agreement(got, ref) >= 0.999
+
+
+def test_snntorch_synaptic_to_spikede():
+    """snnTorch's Synaptic is exported as CubaLIF; with an immediate reset (reset_delay=False) it is NIR's CubaLIF."""
+    snn = pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+
+    torch.manual_seed(4)
+    kw = dict(reset_mechanism="zero", init_hidden=True, reset_delay=False)
+    net = nn.Sequential(
+        nn.Linear(8, 16), snn.Synaptic(alpha=torch.full((16,), 0.6), beta=torch.full((16,), 0.8),
+                                       threshold=torch.ones(16), **kw),
+        nn.Linear(16, 4), snn.Synaptic(alpha=torch.full((4,), 0.5), beta=torch.full((4,), 0.7),
+                                       threshold=torch.ones(4), output=True, **kw))
+    x = _input()
+    graph = export_to_nir(net, x[0, :1], ignore_dims=[0])
+    assert isinstance(graph.nodes["1"], nir.CubaLIF)
+    for m in net.modules():
+        if hasattr(m, "reset_mem"):
+            m.reset_mem()
+    with torch.no_grad():
+        ref = torch.stack([net(x[t])[0] for t in range(T)])
+        got = from_nir(graph, dt=1e-4)(x)
+    assert ref.mean() > 0.01
+    assert _agreement(got, ref) >= 0.999
+
+
+def test_norse_lifcell_to_spikede():
+    """Norse's LIFCell exports as CubaLIF with both time constants dt times too small (#411) and w_in = 1, while
+    its current jumps by the input (NIR: by w_in x dt / tau_syn): with tau read at dt**2 and w_in = tau_syn / dt
+    the spikes agree."""
+    norse = pytest.importorskip("norse.torch")
+    torch.manual_seed(5)
+    dt = 1e-3
+    p = norse.LIFParameters(tau_syn_inv=torch.tensor(200.0), tau_mem_inv=torch.tensor(100.0))
+    net = norse.SequentialState(_scaled(nn.Linear(8, 16), 6.0), norse.LIFCell(p, dt=dt),
+                                _scaled(nn.Linear(16, 4), 6.0), norse.LIFCell(p, dt=dt))
+    x = _input()
+    graph = norse.to_nir(net, x[0, 0], dt=dt)
+    with torch.no_grad():
+        state, outs = None, []
+        for t in range(T):
+            z, state = net(x[t], state)
+            outs.append(z)
+        ref = torch.stack(outs)
+    assert ref.mean() > 0.01
+    tau_syn = float(np.asarray(graph.nodes["1"].tau_syn))
+    if not np.isclose(tau_syn, 1.0 / 200.0):
+        np.testing.assert_allclose(tau_syn, dt / 200.0, rtol=1e-6)
+        dt = dt * dt
+    for k in ("1", "3"):
+        node = graph.nodes[k]
+        node.w_in = np.full(np.asarray(node.v_threshold).shape, float(np.asarray(node.tau_syn)) / dt)
+    assert _agreement(from_nir(graph, dt=dt)(x), ref) >= 0.999
