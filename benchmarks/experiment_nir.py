@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -121,6 +122,29 @@ def interop_rows(T, B):
         sref = torch.stack([snet(x[t])[0] for t in range(T)])
         rows.append(dict(case="snnTorch -> spikeDE", rate=float(sref.mean()),
                          identical=float((from_nir(graph, dt=1e-4)(x) == sref).float().mean())))
+        for label, kind, reset, delay in (("snnTorch Leaky subtract -> spikeDE", "leaky", "subtract", False),
+                                          ("snnTorch Synaptic zero, reset_delay=False -> spikeDE", "syn", "zero", False),
+                                          ("snnTorch Synaptic zero, reset_delay=True (default) -> spikeDE", "syn",
+                                           "zero", True),
+                                          ("snnTorch Synaptic subtract -> spikeDE", "syn", "subtract", False)):
+            torch.manual_seed(0)
+
+            def cell(n, output=False):
+                kw = dict(threshold=torch.ones(n), reset_mechanism=reset, init_hidden=True, reset_delay=delay,
+                          output=output)
+                if kind == "leaky":
+                    return snn.Leaky(beta=torch.full((n,), 0.8), **kw)
+                return snn.Synaptic(alpha=torch.full((n,), 0.6), beta=torch.full((n,), 0.8), **kw)
+
+            snet = nn.Sequential(scaled(nn.Linear(8, 64), 2.0), cell(64), scaled(nn.Linear(64, 16), 2.0),
+                                 cell(16, output=True))
+            graph = export_to_nir(snet, x[0, :1], ignore_dims=[0])
+            for m in snet.modules():
+                if hasattr(m, "reset_mem"):
+                    m.reset_mem()
+            sref = torch.stack([snet(x[t])[0] for t in range(T)])
+            rows.append(dict(case=label, rate=float(sref.mean()),
+                             identical=float((from_nir(graph, dt=1e-4)(x) == sref).float().mean())))
         dt = 1e-3
         nnet = norse.SequentialState(
             scaled(nn.Linear(8, 64), 6.0), norse.LIFBoxCell(norse.LIFBoxParameters(tau_mem_inv=torch.tensor(500.0)), dt=dt),
@@ -131,9 +155,26 @@ def interop_rows(T, B):
             z, state = nnet(x[t], state)
             out.append(z)
         nref = torch.stack(out)
-        for label, d in (("Norse -> spikeDE, read with dt", dt), ("Norse -> spikeDE, read with dt**2 (#411)", dt * dt)):
+        for label, d in (("Norse LIFBoxCell -> spikeDE, read with dt", dt),
+                         ("Norse LIFBoxCell -> spikeDE, read with dt**2 (#411)", dt * dt)):
             rows.append(dict(case=label, rate=float(nref.mean()),
                              identical=float((from_nir(graph, dt=d)(x) == nref).float().mean())))
+        p = norse.LIFParameters(tau_syn_inv=torch.tensor(200.0), tau_mem_inv=torch.tensor(100.0))
+        cnet = norse.SequentialState(scaled(nn.Linear(8, 64), 6.0), norse.LIFCell(p, dt=dt),
+                                     scaled(nn.Linear(64, 16), 6.0), norse.LIFCell(p, dt=dt))
+        graph = norse.to_nir(cnet, x[0, 0], dt=dt)
+        state, out = None, []
+        for t in range(T):
+            z, state = cnet(x[t], state)
+            out.append(z)
+        cref = torch.stack(out)
+        rows.append(dict(case="Norse LIFCell (CubaLIF) -> spikeDE, read with dt**2", rate=float(cref.mean()),
+                         identical=float((from_nir(graph, dt=dt * dt)(x) == cref).float().mean())))
+        for k in ("1", "3"):
+            node = graph.nodes[k]
+            node.w_in = np.full(np.asarray(node.v_threshold).shape, float(np.asarray(node.tau_syn)) / (dt * dt))
+        rows.append(dict(case="Norse LIFCell (CubaLIF) -> spikeDE, dt**2 and w_in = tau_syn/dt", rate=float(cref.mean()),
+                         identical=float((from_nir(graph, dt=dt * dt)(x) == cref).float().mean())))
     return rows
 
 
