@@ -178,6 +178,60 @@ def interop_rows(T, B):
     return rows
 
 
+def nirtorch_rows(T, B):
+    """spikeDE's reset cycle and fractional subgraph run by nirtorch's generic graph executor, with the NIR
+    equations of LI, I, Threshold and Scale (forward Euler, dt = 1) as its node map."""
+    try:
+        import nirtorch
+    except ImportError as e:
+        return [dict(case=f"skipped: {e}")]
+
+    class Euler(nn.Module):
+        def __init__(self, node):
+            super().__init__()
+            self.leaky = isinstance(node, nir.LI)
+            self.tau = torch.tensor(np.asarray(node.tau if self.leaky else node.r), dtype=torch.float32)
+            self.r = torch.tensor(np.asarray(node.r), dtype=torch.float32)
+
+        def forward(self, x, state=None):
+            v = torch.zeros_like(x) if state is None else state
+            v = v + (self.r * x - v) / self.tau if self.leaky else v + self.r * x
+            return v, v
+
+    class Elementwise(nn.Module):
+        def __init__(self, node):
+            super().__init__()
+            self.threshold = isinstance(node, nir.Threshold)
+            self.p = torch.tensor(np.asarray(node.threshold if self.threshold else node.scale), dtype=torch.float32)
+
+        def forward(self, x):
+            return (x >= self.p).to(x.dtype) if self.threshold else x * self.p
+
+    def affine(node):
+        layer = nn.Linear(node.weight.shape[1], node.weight.shape[0])
+        with torch.no_grad():
+            layer.weight.copy_(torch.as_tensor(node.weight))
+            layer.bias.copy_(torch.as_tensor(node.bias))
+        return layer
+
+    node_map = {nir.LI: Euler, nir.I: Euler, nir.Threshold: Elementwise, nir.Scale: Elementwise, nir.Affine: affine}
+    x = torch.rand(T, B, 16, generator=torch.Generator().manual_seed(1))
+    rows = []
+    for label, kw in (("LIF subtract", dict(integrator="odeint")), ("f-LIF gl a=0.5", dict(alpha=0.5)),
+                      ("f-LIF gl a=0.8", dict(alpha=0.8))):
+        model = SNNWrapper(_layer("subtract").float(), **kw)
+        net = nirtorch.nir_to_torch(to_nir(model, dt=1.0), node_map)
+        with torch.no_grad():
+            ref = model(x)
+            state, out = None, []
+            for t in range(T):
+                z, state = net(x[t], state)
+                out.append(z)
+        rows.append(dict(case=f"spikeDE {label} -> nirtorch executor", rate=float(ref.mean()),
+                         identical=float((torch.stack(out) == ref).float().mean())))
+    return rows
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=1000)
@@ -193,7 +247,7 @@ def main():
     print()
     print("| case | spike rate | identical spikes |")
     print("|---|---|---|")
-    for r in interop_rows(args.steps, args.batch):
+    for r in interop_rows(args.steps, args.batch) + nirtorch_rows(args.steps, args.batch):
         if "rate" in r:
             print(f"| {r['case']} | {r['rate']:.3f} | {r['identical']:.5f} |")
         else:

@@ -5,7 +5,8 @@ of the two simulations are compared step by step.
 Conventions met on the way (see the README's NIR section): snnTorch's importer and exporter fix the step at
 dt = 1e-4 (so spikeDE exports with dt = 1e-4 for it); Norse's exporter writes ``tau = dt / tau_mem_inv`` instead
 of ``1 / tau_mem_inv`` (Norse issue #411), i.e. a time constant ``dt`` times too small, which is undone on import
-by reading the graph with the step ``dt**2``.
+by reading the graph with the step ``dt**2``. nirtorch's generic executor, given the NIR equations of the
+primitives, runs spikeDE's subtractive-reset cycle and fractional subgraph.
 """
 import numpy as np
 import pytest
@@ -177,3 +178,67 @@ def test_norse_lifcell_to_spikede():
         node = graph.nodes[k]
         node.w_in = np.full(np.asarray(node.v_threshold).shape, float(np.asarray(node.tau_syn)) / dt)
     assert _agreement(from_nir(graph, dt=dt)(x), ref) >= 0.999
+
+
+class _EulerLI(nn.Module):
+    """NIR LI / I by forward Euler with step dt, with the state argument nirtorch threads through the graph."""
+
+    def __init__(self, node, dt):
+        super().__init__()
+        self.leaky = isinstance(node, nir.LI)
+        self.tau = torch.tensor(np.asarray(node.tau if self.leaky else node.r), dtype=torch.float32)
+        self.r = torch.tensor(np.asarray(node.r), dtype=torch.float32)
+        self.dt = dt
+
+    def forward(self, x, state=None):
+        v = torch.zeros_like(x) if state is None else state
+        v = v + self.dt / self.tau * (self.r * x - v) if self.leaky else v + self.dt * self.r * x
+        return v, v
+
+
+class _Threshold(nn.Module):
+    def __init__(self, node):
+        super().__init__()
+        self.theta = torch.tensor(np.asarray(node.threshold), dtype=torch.float32)
+
+    def forward(self, x):
+        return (x >= self.theta).to(x.dtype)
+
+
+class _Scale(nn.Module):
+    def __init__(self, node):
+        super().__init__()
+        self.scale = torch.tensor(np.asarray(node.scale), dtype=torch.float32)
+
+    def forward(self, x):
+        return x * self.scale
+
+
+def _affine(node):
+    layer = nn.Linear(node.weight.shape[1], node.weight.shape[0])
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(node.weight))
+        layer.bias.copy_(torch.as_tensor(node.bias))
+    return layer
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.5])
+def test_nirtorch_executes_reset_cycle_and_fractional_graph(alpha):
+    """nirtorch's generic graph executor, given the NIR equations of LI, I, Threshold and Scale, runs the
+    subtractive-reset cycle and the fractional SOE subgraph with spikeDE's spikes."""
+    nirtorch = pytest.importorskip("nirtorch")
+    torch.manual_seed(6)
+    model = SNNWrapper(nn.Sequential(_scaled(nn.Linear(6, 12), 4.0), LIFNeuron(tau=2.0)), alpha=alpha)
+    graph = to_nir(model, dt=1.0)
+    node_map = {nir.LI: lambda n: _EulerLI(n, 1.0), nir.I: lambda n: _EulerLI(n, 1.0), nir.Threshold: _Threshold,
+                nir.Scale: _Scale, nir.Affine: _affine}
+    net = nirtorch.nir_to_torch(graph, node_map)
+    x = torch.rand(T, 1, 6, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        ref = model(x)[:, 0]
+        state, outs = None, []
+        for t in range(T):
+            z, state = net(x[t, 0], state)
+            outs.append(z)
+    assert ref.mean() > 0.05
+    assert _agreement(torch.stack(outs), ref) >= 0.999
