@@ -229,15 +229,15 @@ def _fold_batchnorm(layers):
                 raise ValueError(f"to_nir: {name} ({type(m).__name__}) must follow a Linear or Conv layer, whose "
                                  f"weights it is folded into")
             prev_name, (w, b, layer) = out[-1]
-            s = (m.weight.detach().double() if m.affine else torch.ones_like(m.running_var, dtype=torch.float64)) \
-                / torch.sqrt(m.running_var.double() + m.eps)
-            shift = m.bias.detach().double() if m.affine else torch.zeros_like(s)
+            s = (m.weight.detach().cpu().double() if m.affine else torch.ones(m.num_features, dtype=torch.float64)) \
+                / torch.sqrt(m.running_var.detach().cpu().double() + m.eps)
+            shift = m.bias.detach().cpu().double() if m.affine else torch.zeros_like(s)
             w = w * s.reshape(-1, *([1] * (w.dim() - 1)))
-            b = (b - m.running_mean.double()) * s + shift
+            b = (b - m.running_mean.detach().cpu().double()) * s + shift
             out[-1] = (prev_name, (w, b, layer))
         elif isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
-            w = m.weight.detach().double()
-            b = m.bias.detach().double() if m.bias is not None else torch.zeros(w.shape[0], dtype=torch.float64)
+            w = m.weight.detach().cpu().double()
+            b = m.bias.detach().cpu().double() if m.bias is not None else torch.zeros(w.shape[0], dtype=torch.float64)
             out.append((name, (w, b, m)))
         elif isinstance(m, (nn.Dropout, nn.Identity)):
             continue
@@ -248,8 +248,9 @@ def _fold_batchnorm(layers):
 
 def _out_shape(m: nn.Module, shape: tuple) -> tuple:
     p = next(m.parameters(), None)
+    kw = {"dtype": p.dtype, "device": p.device} if p is not None else {}
     with torch.no_grad():
-        return tuple(m(torch.zeros((1,) + shape, dtype=p.dtype if p is not None else torch.float32)).shape[1:])
+        return tuple(m(torch.zeros((1,) + shape, **kw)).shape[1:])
 
 
 def _node_name(name: str) -> str:
