@@ -296,6 +296,15 @@ def test_unknown_nodes_are_named():
         from_nir(g)
 
 
+def test_recurrent_graph_is_refused():
+    lif = nir.LIF(np.ones(3), np.ones(3), np.zeros(3), np.ones(3))
+    nodes = {"input": nir.Input(input_type={"input": np.array([3])}), "lif": lif,
+             "rec": nir.Affine(np.eye(3), np.zeros(3)), "output": nir.Output(output_type={"output": np.array([3])})}
+    g = nir.NIRGraph(nodes, [("input", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")])
+    with pytest.raises(ValueError, match="not a chain.*lif"):
+        from_nir(g)
+
+
 def test_nonuniform_tau_is_refused():
     g = nir.NIRGraph.from_list(nir.LIF(np.array([1.0, 2.0]), np.ones(2), np.zeros(2), np.ones(2)))
     with pytest.raises(ValueError, match="tau.*varies across neurons"):
