@@ -272,8 +272,9 @@ class _Builder:
 
 
 def _soe_modes(spec: _NeuronSpec, tol: float, n_max: int):
-    """``(cx, K', rates, omega)``: exact recurrence coefficients (lags ``0..n_max``) and SOE modes of ``K'_k``,
-    ``k >= 2`` (float64)."""
+    """``(cx, K', rates, omega, near)``: exact recurrence coefficients (lags ``0..n_max``) and SOE modes of
+    ``K'_k`` for ``k > near`` (float64). ``gl``: the SOE of the GL weights holds from lag 2 (``near = 1``);
+    ``l1``: ``K_k = b_k - b_{k-1}`` with the SOE of ``b`` from lag 2 holds from lag 3 (``near = 2``)."""
     method = spec.method
     kern = {"gl": "gl", "l1": "l1"}[method]
     a_t = torch.tensor(spec.alphas, dtype=torch.float64)
@@ -296,7 +297,7 @@ def _soe_modes(spec: _NeuronSpec, tol: float, n_max: int):
         lam, om = rates[0], sum(omegas)
     else:
         lam, om = torch.cat(rates), torch.cat(omegas)
-    return float(cx), kp.detach().double(), lam, om
+    return float(cx), kp.detach().double(), lam, om, (2 if kern == "l1" else 1)
 
 
 def _export_fractional(b: _Builder, spec: _NeuronSpec, shape, dt: float, tol: float, n_max: int, prev: str):
@@ -311,12 +312,12 @@ def _export_fractional(b: _Builder, spec: _NeuronSpec, shape, dt: float, tol: fl
         raise ValueError(f"to_nir: {where} uses short memory (memory={spec.memory}); export needs full memory "
                          f"(memory=None) or memory='soe'")
     nir = _nir()
-    cx, kp, lam, om = _soe_modes(spec, tol, n_max)
-    # measured kernel error on lags 2..n_max
-    n = torch.arange(2, n_max + 1, dtype=torch.float64)
+    cx, kp, lam, om, near = _soe_modes(spec, tol, n_max)
+    # measured kernel error on the lags the modes carry, near+1..n_max (lags 1..near are exact taps)
+    n = torch.arange(near + 1, n_max + 1, dtype=torch.float64)
     k_soe = (om * torch.exp(-n[:, None] * lam)).sum(1)
-    err = (k_soe - kp[2:n_max + 1]).abs()
-    rel = float((err / kp[2:n_max + 1].abs().clamp_min(1e-300)).max())
+    err = (k_soe - kp[near + 1:n_max + 1]).abs()
+    rel = float((err / kp[near + 1:n_max + 1].abs().clamp_min(1e-300)).max())
     l1 = float(err.sum())
     p = _node_name(spec.name)
     group = dict(group=p, neuron=spec.cls, alpha=spec.alphas, coefficients=spec.coefs, method=spec.method,
@@ -332,9 +333,19 @@ def _export_fractional(b: _Builder, spec: _NeuronSpec, shape, dt: float, tol: fl
     b.edge(f"{p}_spike", f"{p}_reset")
     decay = torch.exp(-lam)
     c = -om * decay
-    c1 = float(-kp[1] + (om * decay).sum())
-    mode_nodes = [(f"{p}_lag1", nir.LI(_full(N, dt), _full(N, c1), _full(N, 0.0),
+
+    def tap(k):  # exact lag k: -K'_k minus what the modes put there (c_m e^{-lambda_m (k-1)})
+        return float(-kp[k] - (c * torch.exp(-lam * (k - 1))).sum())
+
+    mode_nodes = [(f"{p}_lag1", nir.LI(_full(N, dt), _full(N, tap(1)), _full(N, 0.0),
                                        metadata=_meta(role="mode", rate="inf", **group)))]
+    for k in range(2, near + 1):  # Delay((k-1) dt) -> Scale: the membrane reads it one step later, lag k
+        b.add(f"{p}_lag{k}", nir.Delay(_full(N, (k - 1) * dt), metadata=_meta(role="delay", lag=k, **group)))
+        b.add(f"{p}_lag{k}_weight", nir.Scale(_full(N, tap(k)), metadata=_meta(role="tap", lag=k, **group)))
+        b.edge(f"{p}_membrane", f"{p}_lag{k}")
+        b.edge(f"{p}_reset", f"{p}_lag{k}")
+        b.edge(f"{p}_lag{k}", f"{p}_lag{k}_weight")
+        b.edge(f"{p}_lag{k}_weight", f"{p}_membrane")
     for j in range(lam.numel()):
         lj, cj = float(lam[j]), float(c[j])
         if lj == 0.0:
@@ -349,7 +360,8 @@ def _export_fractional(b: _Builder, spec: _NeuronSpec, shape, dt: float, tol: fl
         b.edge(f"{p}_membrane", name)
         b.edge(f"{p}_reset", name)
         b.edge(name, f"{p}_membrane")
-    info = dict(modes=lam.numel(), nodes=len(mode_nodes) + 4, tol=tol, n_max=n_max, kernel_max_rel_error=rel,
+    info = dict(modes=lam.numel(), nodes=len(mode_nodes) + 4 + 2 * (near - 1), exact_lags=near, tol=tol,
+                n_max=n_max, kernel_max_rel_error=rel,
                 kernel_l1_error=l1, kernel_l1_norm=float(kp[1:n_max + 1].abs().sum()), alpha=spec.alphas,
                 coefficients=spec.coefs, method=spec.method)
     return f"{p}_spike", info
@@ -546,33 +558,46 @@ class SOEBankNeuron(nn.Module):
     single-step ``[B, ...]`` (state kept until :meth:`reset`). Spikes only (no surrogate gradient: inference).
     """
 
-    def __init__(self, cx, decay, gain, threshold, reset_gain, step_mode: str = "m"):
+    def __init__(self, cx, decay, gain, threshold, reset_gain, step_mode: str = "m", taps=None):
         super().__init__()
         self.register_buffer("cx", torch.as_tensor(cx, dtype=torch.float64))
         self.register_buffer("decay", torch.as_tensor(decay, dtype=torch.float64))  # [J, *shape]
         self.register_buffer("gain", torch.as_tensor(gain, dtype=torch.float64))
         self.register_buffer("threshold", torch.as_tensor(threshold, dtype=torch.float64))
         self.register_buffer("reset_gain", torch.as_tensor(reset_gain, dtype=torch.float64))
+        taps = dict(taps or {})
+        if any(k < 2 for k in taps):
+            raise ValueError(f"SOEBankNeuron: tap lags must be >= 2, got {sorted(taps)}")
+        self.tap_lags = sorted(taps)
+        self.register_buffer("tap_weights", torch.stack([torch.as_tensor(taps[k], dtype=torch.float64)
+                                                         for k in self.tap_lags]) if taps else None)
         self.step_mode = step_mode
         self.z = None
+        self.history = None
 
     @property
     def modes(self) -> int:
         return int(self.decay.shape[0])
 
     def reset(self):
-        self.z = None
+        self.z, self.history = None, None
 
-    def _step(self, x, z, p):
-        cx, a, bgain, th, rho = p
+    def _step(self, x, z, hist, p):
+        cx, a, bgain, th, rho, w = p
         h = cx * x + z.sum(0)
+        for j, k in enumerate(self.tap_lags):  # V_{n-k}, k >= 2: hist[-1] is V_{n-1}
+            if len(hist) >= k:
+                h = h + w[j] * hist[-k]
         s = (h >= th).to(x.dtype)
         v = h + rho * s
-        return s, a * z + bgain * v
+        if self.tap_lags:
+            hist = (hist + [v])[-max(self.tap_lags):]
+        return s, a * z + bgain * v, hist
 
     def _params(self, x):
+        w = None if self.tap_weights is None else self.tap_weights.to(dtype=x.dtype, device=x.device)
         return tuple(t.to(dtype=x.dtype, device=x.device) for t in
-                     (self.cx, self.decay.unsqueeze(1), self.gain.unsqueeze(1), self.threshold, self.reset_gain))
+                     (self.cx, self.decay.unsqueeze(1), self.gain.unsqueeze(1), self.threshold, self.reset_gain)) + (w,)
 
     def forward(self, x):
         if not torch.is_floating_point(x):
@@ -580,12 +605,12 @@ class SOEBankNeuron(nn.Module):
         p = self._params(x)
         if self.step_mode == "s":
             z = self.z if self.z is not None else x.new_zeros((self.modes,) + tuple(x.shape))
-            s, self.z = self._step(x, z, p)
+            s, self.z, self.history = self._step(x, z, self.history or [], p)
             return s
-        z = x.new_zeros((self.modes,) + tuple(x.shape[1:]))
+        z, hist = x.new_zeros((self.modes,) + tuple(x.shape[1:])), []
         out = []
         for t in range(x.shape[0]):
-            s, z = self._step(x[t], z, p)
+            s, z, hist = self._step(x[t], z, hist, p)
             out.append(s)
         return torch.stack(out)
 
@@ -662,10 +687,21 @@ def _import_group(name: str, members: dict, dt: float, step_mode: str):
                 gain.append(dt * r)
             else:
                 raise ValueError(f"from_nir: mode node {mn!r} of {name!r} is a {type(node).__name__}, expected LI or I")
+        taps = {}
+        delays = {int(_read_meta(node)["lag"]): (dn_, node) for dn_, node in roles.get("delay", [])}
+        for tn, node in roles.get("tap", []):
+            k = int(_read_meta(node)["lag"])
+            if k not in delays:
+                raise ValueError(f"from_nir: tap {tn!r} of {name!r} (lag {k}) has no Delay node")
+            steps = np.asarray(delays[k][1].delay, dtype=np.float64) / dt
+            if not np.allclose(steps, k - 1):
+                raise ValueError(f"from_nir: Delay {delays[k][0]!r} of {name!r} is {float(steps.mean()):g} steps of "
+                                 f"dt = {dt:g}, expected {k - 1}; was the graph exported with another dt?")
+            taps[k] = _t64(np.asarray(node.scale, dtype=np.float64))
         return SOEBankNeuron(_t64(np.asarray(drive.scale, dtype=np.float64)),
                              _t64(np.stack(decay)), _t64(np.stack(gain)),
                              _t64(theta), _t64(np.asarray(rst.scale, dtype=np.float64)),
-                             step_mode)
+                             step_mode, taps)
     (mn, mem), = roles["membrane"]
     (sn, spike), = roles["spike"]
     (rn, rst), = roles["reset"]
@@ -821,7 +857,7 @@ def from_nir(graph, dt: float = 1.0, *, step_mode: str = "m", dtype: torch.dtype
     unit_of, groups = {}, {}
     for name, node in graph.nodes.items():
         meta = _read_meta(node)
-        if meta is not None and meta.get("role") in ("drive", "membrane", "spike", "reset", "mode"):
+        if meta is not None and meta.get("role") in ("drive", "membrane", "spike", "reset", "mode", "delay", "tap"):
             g = str(meta["group"])
             unit_of[name] = "group:" + g
             groups.setdefault(g, {}).setdefault(meta["role"], []).append((name, node))
