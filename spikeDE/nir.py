@@ -47,6 +47,8 @@ terms' modes add). Each mode is a leaky compartment fed by the membrane after re
 ``I(r = c_0 / dt)``), whose previous state enters ``H_n``: ``sum_m z_{m,n-1} = -sum_{k>=1} (sum_m omega_m
 e^{-lambda_m k}) V_{n-k}``. Lag 1 is made exact by one more node ``LI(tau = dt, r = c_1)`` (it keeps only the
 last ``V``) with ``c_1 = -K'_1 + sum_m omega_m e^{-lambda_m}`` (this is where the leak ``dt_model/tau`` sits).
+For ``l1`` (``K_k = b_k - b_{k-1}``, the SOE of ``b`` holding from lag 2) the modes carry lags ``>= 3`` and lag 2 is
+an exact tap ``Delay(dt) -> Scale(c_2)``, ``c_2 = -K'_2 - sum_m c_m e^{-lambda_m}``.
 So the graph is the spikeDE neuron with its kernel replaced by the SOE: exact in structure (drive, leak,
 threshold, reset entering the memory), approximate only in the far kernel, whose measured error (largest
 relative error and the l1 norm ``sum_k |K'_k - K'_SOE,k|``, a bound on ``|dH| / max|V|``) is written into
@@ -85,8 +87,8 @@ SUPPORTED_MODULES = ("Linear", "Conv1d", "Conv2d", "AvgPool2d", "Flatten", "Batc
                      "Dropout", "Identity", "Sequential", "SNNWrapper", "LIFNeuron", "IFNeuron",
                      "HardResetLIFNeuron", "NoisyLIFNeuron (exported deterministic, as in eval mode)")
 SUPPORTED_NODES = ("Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "AvgPool2d", "SumPool2d",
-                   "Flatten", "LIF", "IF", "CubaLIF", "LI", "spikeDE reset cycles and SOE neurons (LI, I, Threshold, Scale "
-                   "with spikeDE metadata)")
+                   "Flatten", "LIF", "IF", "CubaLIF", "LI", "spikeDE reset cycles and SOE neurons (LI, I, Threshold, "
+                   "Scale, Delay with spikeDE metadata)")
 _INSTALL = "pip install 'spikede[nir]'  (or: pip install nir==1.0.8)"
 
 
