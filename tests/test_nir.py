@@ -215,6 +215,19 @@ def test_fractional_roundtrip_agreement(alpha, method, coef, tmp_path):
     assert torch.equal(torch.stack([single(x[t]) for t in range(200)]), got[:200])
 
 
+@pytest.mark.parametrize("neuron_cls", [LIFNeuron, IFNeuron])
+def test_fractional_export_with_model_step_and_nir_step(neuron_cls):
+    """The wrapper steps with dt = 0.5 and the graph is exported with one step = 2 ms: f-IF / f-LIF, l1."""
+    torch.manual_seed(5)
+    model = SNNWrapper(nn.Sequential(_lin(5, 20), neuron_cls(tau=1.5)), alpha=0.6, dt=0.5, method="l1")
+    x = torch.rand(300, 3, 5, dtype=torch.float64)
+    with torch.no_grad():
+        ref = model(x)
+    got = from_nir(to_nir(model, dt=2e-3), dt=2e-3, dtype=torch.float64)(x)
+    assert ref.mean() > 0.02
+    assert (got == ref).double().mean() >= 0.999
+
+
 def test_fractional_mode_count_follows_tolerance():
     net = SNNWrapper(nn.Sequential(nn.Linear(3, 2), LIFNeuron()), alpha=0.6)
     coarse = json.loads(to_nir(net, tol=1e-3).metadata["spikeDE"])["neurons"]["1"]
