@@ -191,7 +191,7 @@ def test_fractional_roundtrip_agreement(alpha, method, coef, tmp_path):
     if coef is not None:
         kw["multi_coefficient"] = coef
     model = SNNWrapper(_mlp(LIFNeuron, "subtract", tau=(2.0, 2.0)), integrator="fdeint", **kw)
-    graph = _roundtrip(to_nir(model, dt=1.0), tmp_path)
+    graph = _roundtrip(to_nir(model, dt=1.0, horizon=2048), tmp_path)  # T = 1000 < horizon
     info = json.loads(graph.metadata["spikeDE"])["neurons"]["1"]
     # the modes' kernel error: relative on each lag for gl; for l1 (K_k = b_k - b_{k-1}, a difference) in l1 norm
     if method == "gl":
@@ -223,15 +223,15 @@ def test_fractional_export_with_model_step_and_nir_step(neuron_cls):
     x = torch.rand(300, 3, 5, dtype=torch.float64)
     with torch.no_grad():
         ref = model(x)
-    got = from_nir(to_nir(model, dt=2e-3), dt=2e-3, dtype=torch.float64)(x)
+    got = from_nir(to_nir(model, dt=2e-3, horizon=1024), dt=2e-3, dtype=torch.float64)(x)
     assert ref.mean() > 0.02
     assert (got == ref).double().mean() >= 0.999
 
 
 def test_fractional_mode_count_follows_tolerance():
     net = SNNWrapper(nn.Sequential(nn.Linear(3, 2), LIFNeuron()), alpha=0.6)
-    coarse = json.loads(to_nir(net, tol=1e-3).metadata["spikeDE"])["neurons"]["1"]
-    fine = json.loads(to_nir(net, tol=1e-8).metadata["spikeDE"])["neurons"]["1"]
+    coarse = json.loads(to_nir(net, tol=1e-3, horizon=2048).metadata["spikeDE"])["neurons"]["1"]
+    fine = json.loads(to_nir(net, tol=1e-8, horizon=2048).metadata["spikeDE"])["neurons"]["1"]
     assert coarse["modes"] < fine["modes"]
     assert fine["kernel_l1_error"] < coarse["kernel_l1_error"]
 
@@ -239,7 +239,7 @@ def test_fractional_mode_count_follows_tolerance():
 def test_float32_fractional_runs_in_float32():
     torch.manual_seed(3)
     model = SNNWrapper(_mlp(LIFNeuron, "subtract", dtype=torch.float32), alpha=0.7)
-    imported = from_nir(to_nir(model), dtype=torch.float32)
+    imported = from_nir(to_nir(model, horizon=1024), dtype=torch.float32)
     x = torch.rand(100, 2, 6)
     out = imported(x)
     assert out.dtype == torch.float32
