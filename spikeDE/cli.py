@@ -141,6 +141,7 @@ def _cmd_train(args) -> int:
         resume = True
     else:
         base = load_config(args.config) if hasattr(args, "config") else TrainConfig()
+        given = _task_default_model(given, base)
         task_args = _extra_args(base.task_args if given.get("task", base.task) == base.task else {},
                                 getattr(args, "task_arg", None))
         if hasattr(args, "delay"):
@@ -152,6 +153,18 @@ def _cmd_train(args) -> int:
     train_run(cfg, resume=resume, overwrite=hasattr(args, "overwrite"), progress=not hasattr(args, "no_progress"),
               make_plots=not hasattr(args, "no_plots"))
     return 0
+
+
+def _task_default_model(given: dict, base: TrainConfig) -> dict:
+    """``given`` with the task's default model (e.g. ``ssm-seq`` for ``listops-gen``) when neither the command
+    line nor a config file names a model."""
+    from .train import TASKS
+
+    task = given.get("task", base.task)
+    if "model" in given or base.model != TrainConfig().model or task not in TASKS:
+        return given
+    default = TASKS.get(task).default_model
+    return {**given, "model": default} if default else given
 
 
 def _cmd_evaluate(args) -> int:
@@ -173,7 +186,8 @@ def _cmd_list(args) -> int:
     print("tasks:")
     for t in TASKS:
         opts = ", ".join(f"{k}={v}" for k, v in t.options.items())
-        print(f"  {t.name:18s} {t.description}\n  {'':18s} options: {opts or '-'}; readouts: {', '.join(t.readouts)}")
+        dm = f"; default model {t.default_model}" if getattr(t, "default_model", None) else ""
+        print(f"  {t.name:18s} {t.description}\n  {'':18s} options: {opts or '-'}; readouts: {', '.join(t.readouts)}{dm}")
     print("models:")
     for m in MODELS:
         extra = f"; neurons (default {', '.join(m.default_neurons) or '-'})" if m.neurons else ""
