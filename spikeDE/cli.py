@@ -4,6 +4,7 @@
     spikede train --config run.toml         the same from a TOML/YAML file (options on the line override it)
     spikede train --resume RUN              continue an interrupted run exactly where its checkpoints stopped
     spikede evaluate RUN [--attack noise]   re-evaluate the checkpoints, optionally under an input perturbation
+    spikede generate RUN --prompt TEXT      text from a language-model run (--tokens N --temperature T)
     spikede list                            tasks, models, neurons and attacks available
 
 Several processes: ``torchrun --nproc_per_node=N -m spikeDE.cli train ...`` (DistributedDataParallel; gloo on
@@ -45,7 +46,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="spikede", description="Train and evaluate fractional-order spiking networks.")
-    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,list}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,generate,list}", parser_class=_Parser)
     S = argparse.SUPPRESS
 
     t = sub.add_parser("train", help="train a model (all its arms) on a task", argument_default=S,
@@ -103,6 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--threads", type=int, default=None, help="PyTorch CPU threads")
     e.add_argument("--no-plots", action="store_true")
     e.set_defaults(func=_cmd_evaluate)
+
+    gen = sub.add_parser("generate", help="generate text from the language models of a run")
+    gen.add_argument("run_dir", metavar="RUN_DIR")
+    gen.add_argument("--prompt", required=True, help="text to continue")
+    gen.add_argument("--tokens", type=int, default=200, help="tokens to generate (default 200)")
+    gen.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0: greedy; default 1)")
+    gen.add_argument("--seed", type=int, default=0, help="seed of the sampling")
+    gen.add_argument("--arm", dest="arms", nargs="+", metavar="NAME", help="arm(s) to use (default: all)")
+    gen.add_argument("--device", default="cpu")
+    gen.set_defaults(func=_cmd_generate)
 
     ls = sub.add_parser("list", help="list tasks, models, neurons and attacks")
     ls.set_defaults(func=_cmd_list)
@@ -176,6 +187,14 @@ def _cmd_evaluate(args) -> int:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
     evaluate_run(args.run_dir, attack=args.attack, levels=args.levels, split=args.split, seed=args.seed,
                  device=args.device, batch_size=args.batch_size, make_plots=not args.no_plots, threads=args.threads)
+    return 0
+
+
+def _cmd_generate(args) -> int:
+    from .train.generate import generate_run
+
+    generate_run(args.run_dir, args.prompt, args.tokens, args.temperature, seed=args.seed, arms=args.arms,
+                 device=args.device)
     return 0
 
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from .ssm_blocks import make_blocks
 
-__all__ = ["SSMLanguageModel", "SSMLanguageModelState"]
+__all__ = ["SSMLanguageModel", "SSMLanguageModelState", "stream_generate"]
 
 
 class SSMLanguageModelState(NamedTuple):
@@ -117,38 +117,45 @@ class SSMLanguageModel(nn.Module):
             new.append(s)
         return self.head(self.norm(z)), SSMLanguageModelState(tuple(new), state.steps + 1)
 
-    @torch.no_grad()
     def generate(self, prompt: torch.Tensor, n_tokens: int, temperature: float = 1.0,
                  generator: torch.Generator | None = None) -> torch.Tensor:
-        """Continue ``prompt`` (ids ``[P]`` or ``[B, P]``, ``P >= 1``) by ``n_tokens`` tokens drawn from
-        ``softmax(logits / temperature)`` (``temperature = 0``: greedy); returns ``[B, n_tokens]`` (or
-        ``[n_tokens]`` for a 1-D prompt). Runs in streaming mode, one block step per token."""
-        if isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens < 0:
-            raise ValueError(f"SSMLanguageModel.generate: n_tokens must be an int >= 0, got {n_tokens!r}")
-        if not (isinstance(temperature, (int, float)) and temperature >= 0 and temperature == temperature):
-            raise ValueError(f"SSMLanguageModel.generate: temperature must be a number >= 0, got {temperature!r}")
-        one = prompt.dim() == 1
-        p = prompt.unsqueeze(0) if one else prompt
-        if p.dim() != 2 or p.shape[1] < 1:
-            raise ValueError(f"SSMLanguageModel.generate: prompt must have shape [P] or [batch, P] with P >= 1, "
-                             f"got {tuple(prompt.shape)}")
-        was = self.training
-        self.eval()
-        try:
-            p = self._ids(p.to(self.head.weight.device), "prompt")
-            state = self.default_state(p.shape[0])
-            for t in range(p.shape[1]):
-                logits, state = self.step(p[:, t], state)
-            out = []
-            for _ in range(n_tokens):
-                if temperature == 0:
-                    nxt = logits.argmax(-1)
-                else:
-                    probs = torch.softmax(logits.double() / temperature, -1)
-                    nxt = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1).to(p.device)
-                out.append(nxt)
-                logits, state = self.step(nxt, state)
-        finally:
-            self.train(was)
-        res = torch.stack(out, 1) if out else p.new_zeros(p.shape[0], 0)
-        return res[0] if one else res
+        """Continue ``prompt`` by ``n_tokens`` tokens in streaming mode: :func:`stream_generate`."""
+        return stream_generate(self, prompt, n_tokens, temperature, generator)
+
+
+@torch.no_grad()
+def stream_generate(model: nn.Module, prompt: torch.Tensor, n_tokens: int, temperature: float = 1.0,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """Continue ``prompt`` (ids ``[P]`` or ``[B, P]``, ``P >= 1``) by ``n_tokens`` tokens drawn from
+    ``softmax(logits / temperature)`` (``temperature = 0``: the most likely token); returns ``[B, n_tokens]``
+    (``[n_tokens]`` for a 1-D prompt). ``model`` has ``default_state(batch)`` and ``step(ids [B], state) ->
+    (logits [B, V], state)``; the prompt is streamed through it, then every drawn token is fed back."""
+    if isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens < 0:
+        raise ValueError(f"generate: n_tokens must be an int >= 0, got {n_tokens!r}")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature >= 0:
+        raise ValueError(f"generate: temperature must be a number >= 0, got {temperature!r}")
+    one = prompt.dim() == 1
+    p = prompt.unsqueeze(0) if one else prompt
+    if p.dim() != 2 or p.shape[1] < 1:
+        raise ValueError(f"generate: prompt must have shape [P] or [batch, P] with P >= 1, got {tuple(prompt.shape)}")
+    device = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    try:
+        p = p.to(device).long()
+        state = model.default_state(p.shape[0])
+        for t in range(p.shape[1]):
+            logits, state = model.step(p[:, t], state)
+        out = []
+        for _ in range(n_tokens):
+            if temperature == 0:
+                nxt = logits.argmax(-1)
+            else:
+                probs = torch.softmax(logits.double() / temperature, -1)
+                nxt = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1).to(device)
+            out.append(nxt)
+            logits, state = model.step(nxt, state)
+    finally:
+        model.train(was)
+    res = torch.stack(out, 1) if out else p.new_zeros(p.shape[0], 0)
+    return res[0] if one else res

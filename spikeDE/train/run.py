@@ -39,6 +39,7 @@ from .registry import ModelSpec, TaskData, TaskSpec, arm_names, get_model, get_t
 from .report import format_table, write_rows
 from .seeding import seed_everything
 from .trainer import Trainer, evaluate_model, fetch_batch, write_metrics
+from .lm import LM_COLUMNS, LMTrainer, lm_final_metrics
 
 __all__ = ["RunInterrupted", "RunPlan", "plan_run", "train_run", "evaluate_run", "build_arm_model", "SUMMARY_COLUMNS"]
 
@@ -230,7 +231,7 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
         rows, histories, models = [], {}, {}
         for arm in plan.arms:
             model = build_arm_model(plan, data, arm)
-            trainer = Trainer(model, data.train, data.val, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+            trainer = _trainer_class(data)(model, data.train, data.val, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                               optimizer=cfg.optimizer, weight_decay=cfg.weight_decay, schedule=cfg.schedule,
                               grad_clip=cfg.grad_clip, readout=mode, readout_window=window, seed=cfg.seed,
                               device=device, dtype=dtype, eval_batch_size=cfg.eval_batch_size,
@@ -249,7 +250,8 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
             histories[arm] = trainer.history
             models[arm] = trainer.model
             if env.is_main:
-                row = _final_metrics(trainer, data, mode, window, arm)
+                row = (lm_final_metrics(trainer, data, arm, _analyse, _alpha_cell) if data.info.objective == "lm"
+                       else _final_metrics(trainer, data, mode, window, arm))
                 rows.append(row)
                 write_metrics(trainer.out_dir, trainer.history, {"final": row})
         if env.is_main:
@@ -258,11 +260,16 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
             if make_plots:
                 _plots(out, histories, data, log, models)
             print_table(f"\n{data.info.name} / {plan.model.name}  (chance {data.info.chance:.3f}; run folder {out})\n"
-                        + format_table(rows, SUMMARY_COLUMNS))
+                        + format_table(rows, LM_COLUMNS if data.info.objective == "lm" else SUMMARY_COLUMNS))
         barrier(env)
         return {"out": out, "rows": rows}
     finally:
         shutdown_distributed(env)
+
+
+def _trainer_class(data: TaskData):
+    """:class:`Trainer` for classification tasks, :class:`~spikeDE.train.lm.LMTrainer` for language models."""
+    return LMTrainer if data.info.objective == "lm" else Trainer
 
 
 def _final_metrics(trainer: Trainer, data: TaskData, mode, window, arm) -> dict:

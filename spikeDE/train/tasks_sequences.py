@@ -117,3 +117,87 @@ def _ssm_seq(info, cfg, neuron, opts):
     except (TypeError, ValueError) as e:
         raise ConfigError(f"model 'ssm-seq': {e}") from e
     return TimeFirstClassifier(net)
+
+
+# ------------------------------------------------------------------------------------------------ language models
+_LM_OPTIONS = {"context": 128, "n_windows": 8192, "n_eval_windows": 0, "data_seed": 0}
+
+
+def _lm_data(name: str, codec, splits: dict, opts: dict, unit: str) -> TaskData:
+    from ..data.text import LMWindows
+
+    for key in ("context", "n_windows"):
+        if opts[key] < 1:
+            raise ConfigError(f"task {name!r}: option {key} must be >= 1, got {opts[key]}")
+    if opts["n_eval_windows"] < 0:
+        raise ConfigError(f"task {name!r}: option n_eval_windows must be >= 0 (0 = the whole split), got "
+                          f"{opts['n_eval_windows']}")
+    T = opts["context"]
+    try:
+        train = LMWindows(splits["train"], T, n_windows=opts["n_windows"], seed=opts["data_seed"])
+        evals = {s: LMWindows(splits[s], T) for s in ("val", "test")}
+    except ValueError as e:
+        raise _err(name, e) from e
+    if opts["n_eval_windows"]:
+        for ds in evals.values():
+            ds.offsets = ds.offsets[:opts["n_eval_windows"]]
+    info = TaskInfo(name, (1,), codec.vocab_size, T, "tokens", "last", None, 0.0, vocab_size=codec.vocab_size,
+                    objective="lm")
+    return TaskData(info, train, evals["val"], evals["test"], codec=codec)
+
+
+@register_task("shakespeare", description="tiny Shakespeare, next character (65 symbols; bits per character): "
+                                          "$SPIKEDE_DATA/tinyshakespeare/input.txt, 90/5/5 split; one epoch = "
+                                          "n_windows windows of `context` characters at seeded random offsets; "
+                                          "val/test: consecutive windows (n_eval_windows: 0 = all)",
+               options=dict(_LM_OPTIONS), readouts=("last",), default_model="ssm-lm")
+def _shakespeare(opts, dtype):
+    from ..data.text import tiny_shakespeare
+
+    try:
+        codec, splits = tiny_shakespeare()
+    except (FileNotFoundError, ValueError) as e:
+        raise _err("shakespeare", e) from e
+    return _lm_data("shakespeare", codec, splits, opts, "character")
+
+
+@register_task("wikitext103", description="WikiText-103 next token ($SPIKEDE_DATA/wikitext-103/wiki.{train,valid,"
+                                          "test}.tokens): level=word (standard vocabulary, perplexity) or byte "
+                                          "(bits per byte); one epoch = n_windows windows of `context` tokens",
+               options={**_LM_OPTIONS, "level": "word"}, readouts=("last",), default_model="ssm-lm")
+def _wikitext103(opts, dtype):
+    from ..data.text import wikitext103
+
+    try:
+        codec, splits = wikitext103(level=opts["level"])
+    except (FileNotFoundError, ValueError) as e:
+        raise _err("wikitext103", e) from e
+    return _lm_data("wikitext103", codec, splits, opts, opts["level"])
+
+
+@register_model("ssm-lm", description="causal (spiking) state-space language model: embedding -> LoongSpike (or "
+                                      "non-spiking SSM) blocks -> output head; streams token by token",
+                options={**_SSM_OPTIONS, "tie_weights": False})
+def _ssm_lm(info, cfg, neuron, opts):
+    from ..models.ssm_lm import SSMLanguageModel
+
+    if info.objective != "lm":
+        raise ConfigError(f"model 'ssm-lm' is a language model; task {info.name!r} is a {info.objective!r} task "
+                          "(use --model ssm-seq)")
+    kw = _ssm_common("ssm-lm", cfg, opts)
+    try:
+        lm = SSMLanguageModel(info.vocab_size, tie_weights=opts["tie_weights"], **kw)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"model 'ssm-lm': {e}") from e
+    return TimeFirstLM(lm)
+
+
+@register_model("gru-lm", description="non-spiking GRU language model (reference)", options={"layers": 1})
+def _gru_lm(info, cfg, neuron, opts):
+    from ..models.rnn_lm import GRULanguageModel
+
+    if info.objective != "lm":
+        raise ConfigError(f"model 'gru-lm' is a language model; task {info.name!r} is not a language-model task")
+    if opts["layers"] < 1:
+        raise ConfigError(f"model 'gru-lm': option layers must be >= 1, got {opts['layers']}")
+    return TimeFirstLM(GRULanguageModel(info.vocab_size, cfg.hidden, opts["layers"]))
