@@ -84,12 +84,15 @@ _SSM_OPTIONS = {"blocks": 2, "d_state": 32, "spiking": True, "fractional_neuron"
                 "dropout": 0.0, "dt_min": 0.001, "dt_max": 0.1, "max_length": 0}
 
 
-def _ssm_common(name: str, cfg, opts) -> dict:
+def _ssm_common(name: str, info, cfg, opts) -> dict:
     for key in ("blocks", "d_state"):
         if opts[key] < 1:
             raise ConfigError(f"model {name!r}: option {key} must be >= 1, got {opts[key]}")
     if opts["max_length"] < 0:
         raise ConfigError(f"model {name!r}: option max_length must be >= 0 (0 = no limit), got {opts['max_length']}")
+    if opts["max_length"] and info.steps > opts["max_length"]:
+        raise ConfigError(f"task {info.name!r} has sequences of length {info.steps}, longer than model {name!r}'s "
+                          f"max_length={opts['max_length']}; raise --model-arg max_length (nothing is truncated)")
     alpha = 0.5 if cfg.alpha is None else cfg.alpha
     neuron = None
     if opts["spiking"] and opts["fractional_neuron"] and (alpha < 1.0 or cfg.learn_alpha):
@@ -110,7 +113,7 @@ def _ssm_seq(info, cfg, neuron, opts):
     if info.objective != "classify":
         raise ConfigError(f"model 'ssm-seq' classifies sequences; task {info.name!r} is a {info.objective!r} task "
                           "(use --model ssm-lm)")
-    kw = _ssm_common("ssm-seq", cfg, opts)
+    kw = _ssm_common("ssm-seq", info, cfg, opts)
     try:
         net = SSMSequenceClassifier(info.n_inputs, info.n_classes, vocab_size=info.vocab_size or None,
                                     pool=opts["pool"], pair=info.pair, **kw)
@@ -184,7 +187,7 @@ def _ssm_lm(info, cfg, neuron, opts):
     if info.objective != "lm":
         raise ConfigError(f"model 'ssm-lm' is a language model; task {info.name!r} is a {info.objective!r} task "
                           "(use --model ssm-seq)")
-    kw = _ssm_common("ssm-lm", cfg, opts)
+    kw = _ssm_common("ssm-lm", info, cfg, opts)
     try:
         lm = SSMLanguageModel(info.vocab_size, tie_weights=opts["tie_weights"], **kw)
     except (TypeError, ValueError) as e:
@@ -201,3 +204,141 @@ def _gru_lm(info, cfg, neuron, opts):
     if opts["layers"] < 1:
         raise ConfigError(f"model 'gru-lm': option layers must be >= 1, got {opts['layers']}")
     return TimeFirstLM(GRULanguageModel(info.vocab_size, cfg.hidden, opts["layers"]))
+
+
+# ------------------------------------------------------------------------------------------------ files
+def _subset(ds, n: int, name: str, task: str):
+    """The first ``n`` items of ``ds`` (``0``: all), keeping the attributes the tasks read."""
+    if n < 0:
+        raise ConfigError(f"task {task!r}: option {name} must be >= 0 (0 = all), got {n}")
+    if n == 0 or n >= len(ds):
+        return ds
+    sub = torch.utils.data.Subset(ds, range(n))
+    sub.targets = torch.as_tensor(ds.targets)[:n]
+    return sub
+
+
+def _read(task: str, reader, splits=("train", "val", "test"), **kw) -> dict:
+    """``{split: reader(split, **kw)}``; missing or malformed files become one clear :class:`ConfigError`."""
+    try:
+        return {s: reader(s, **kw) for s in splits}
+    except FileNotFoundError as e:
+        raise ConfigError(f"task {task!r}: {e}") from e
+    except (ValueError, KeyError, OSError) as e:
+        raise ConfigError(f"task {task!r}: malformed data file: {e}") from e
+
+
+def _check_truncation(task: str, sets: dict, opts: dict) -> None:
+    """A sequence longer than ``max_length`` is an error unless the task option ``truncate`` is on (then the run's
+    config records it, and the run log says how many were cut)."""
+    cut = {s: int(getattr(ds, "n_truncated", 0)) for s, ds in sets.items()}
+    if any(cut.values()) and not opts["truncate"]:
+        longest = max(int(torch.as_tensor(ds.lengths).max()) for ds in sets.values())
+        raise ConfigError(f"task {task!r}: {sum(cut.values())} sequences are longer than max_length="
+                          f"{opts['max_length']} (longest {longest}; per split {cut}); raise --task-arg max_length "
+                          "or cut them explicitly with --task-arg truncate=true (recorded in the run's config)")
+
+
+def _finish(task: str, sets: dict, opts: dict, info: TaskInfo) -> TaskData:
+    train = _subset(sets["train"], opts.get("n_train", 0), "n_train", task)
+    test = _subset(sets["test"], opts.get("n_test", 0), "n_test", task)
+    val = _subset(sets["val"], opts.get("n_val", 0), "n_val", task)
+    from dataclasses import replace
+    return TaskData(replace(info, chance=_chance(test)), train, val, test)
+
+
+_SIZES = {"n_train": 0, "n_val": 0, "n_test": 0}
+
+
+def _mnist_task(name: str, permuted: bool):
+    @register_task(name, description=f"{'permuted ' if permuted else ''}sequential MNIST (T=784 pixels, 1 channel, 10 "
+                                     "classes) from the IDX files in $SPIKEDE_DATA/MNIST/raw; val carved from train",
+                   options={"val_size": 5000, "seed": 0, **_SIZES}, readouts=("mean", "last"),
+                   default_model="ssm-seq")
+    def build(opts, dtype):
+        from ..data.smnist import sequential_mnist
+
+        sets = _read(name, sequential_mnist, permuted=permuted, val_size=opts["val_size"], seed=opts["seed"],
+                     dtype=dtype)
+        return _finish(name, sets, opts, TaskInfo(name, (1,), 10, 784, "real", "mean"))
+    return build
+
+
+_mnist_task("smnist", False)
+_mnist_task("psmnist", True)
+
+
+def _token_task(name: str, reader_name: str, description: str, max_length: int, n_classes: int, vocab: int,
+                pair: bool = False):
+    @register_task(name, description=description, options={"max_length": max_length, "truncate": False, **_SIZES},
+                   readouts=("last", "mean"), default_model="ssm-seq")
+    def build(opts, dtype):
+        from ..data import lra
+
+        if opts["max_length"] < 1:
+            raise ConfigError(f"task {name!r}: option max_length must be >= 1, got {opts['max_length']}")
+        sets = _read(name, getattr(lra, reader_name), max_length=opts["max_length"])
+        _check_truncation(name, sets, opts)
+        return _finish(name, sets, opts, TaskInfo(name, (1,), n_classes, opts["max_length"], "tokens", "last",
+                                                  vocab_size=vocab, pair=pair))
+    return build
+
+
+_token_task("listops", "listops", "LRA ListOps from lra_release/listops-1000/basic_{train,val,test}.tsv (10 classes, "
+            "token ids, padding mask; L <= max_length)", 2048, 10, 16)
+_token_task("lra-text", "imdb_text", "LRA Text: IMDB reviews as UTF-8 bytes from aclImdb/{train,test}/{pos,neg} "
+            "(2 classes, padding mask; L <= max_length)", 4096, 2, 257)
+_token_task("lra-retrieval", "aan_retrieval", "LRA Retrieval: two AAN papers as byte sequences from lra_release/"
+            "tsv_data/new_aan_pairs.*.tsv (2 classes: does one cite the other; two-sequence task)", 4000, 2, 257,
+            pair=True)
+
+
+@register_task("lra-image", description="LRA Image: grayscale CIFAR-10 as 1024 pixels (1 channel, 10 classes) from "
+                                        "cifar-10-batches-py; val carved from the training batches",
+               options={"val_size": 5000, "seed": 0, **_SIZES}, readouts=("mean", "last"), default_model="ssm-seq")
+def _lra_image(opts, dtype):
+    from ..data.lra import cifar_image
+
+    sets = _read("lra-image", cifar_image, val_size=opts["val_size"], seed=opts["seed"], dtype=dtype)
+    return _finish("lra-image", sets, opts, TaskInfo("lra-image", (1,), 10, 1024, "real", "mean"))
+
+
+def _pathfinder(name: str, opts, dtype, resolution: int):
+    from ..data.lra import pathfinder
+
+    if resolution not in (32, 64, 128):
+        raise ConfigError(f"task {name!r}: option resolution must be 32, 64 or 128, got {resolution}")
+    sets = _read(name, pathfinder, resolution=resolution, difficulty=opts["difficulty"], seed=opts["seed"],
+                 dtype=dtype)
+    return _finish(name, sets, opts, TaskInfo(name, (1,), 2, resolution * resolution, "real", "mean"))
+
+
+@register_task("pathfinder", description="LRA Pathfinder: are the two dots connected (2 classes), the image as "
+                                         "resolution^2 pixels (32: L=1024, 64, 128) from lra_release/pathfinder<res>/"
+                                         "<difficulty>; seeded 80/10/10 split",
+               options={"resolution": 32, "difficulty": "hard", "seed": 0, **_SIZES}, readouts=("mean", "last"),
+               default_model="ssm-seq")
+def _pathfinder32(opts, dtype):
+    return _pathfinder("pathfinder", opts, dtype, opts["resolution"])
+
+
+@register_task("pathx", description="LRA Path-X: Pathfinder at 128x128 (L=16384) from lra_release/pathfinder128",
+               options={"difficulty": "hard", "seed": 0, **_SIZES}, readouts=("mean", "last"), default_model="ssm-seq")
+def _pathx(opts, dtype):
+    return _pathfinder("pathx", opts, dtype, 128)
+
+
+@register_task("speech-commands", description="Speech Commands v0.02 keyword spotting, raw 16 kHz waveform (L=16000) "
+                                              "or downsampled by an integer factor; subset sc35 (35 classes) or sc10",
+               options={"subset": "sc35", "downsample": 1, **_SIZES}, readouts=("mean", "last"),
+               default_model="ssm-seq")
+def _speech_commands(opts, dtype):
+    from ..data.speech_commands import speech_commands
+
+    if opts["subset"] not in ("sc35", "sc10"):
+        raise ConfigError(f"task 'speech-commands': option subset must be sc35 or sc10, got {opts['subset']!r}")
+    sets = _read("speech-commands", speech_commands, subset=opts["subset"], downsample=opts["downsample"],
+                 dtype=dtype)
+    n = len(sets["train"].classes)
+    return _finish("speech-commands", sets, opts,
+                   TaskInfo("speech-commands", (1,), n, 16000 // opts["downsample"], "real", "mean"))
