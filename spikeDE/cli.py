@@ -25,7 +25,8 @@ __all__ = ["main", "build_parser"]
 # command-line option -> configuration field (options not listed here are not configuration)
 _CONFIG_OPTIONS = ("task", "model", "hidden", "neurons", "alpha", "learn_alpha", "method", "memory", "epochs",
                    "batch_size", "eval_batch_size", "lr", "optimizer", "weight_decay", "schedule", "grad_clip",
-                   "readout", "readout_window", "seed", "device", "dtype", "out", "checkpoint_every", "threads")
+                   "readout", "readout_window", "seed", "device", "dtype", "out", "checkpoint_every", "threads",
+                   "ssm_lr", "ssm_weight_decay", "eval_every", "keep_best", "accumulate", "bf16")
 _RESUMABLE = ("epochs", "device", "eval_batch_size", "checkpoint_every", "threads")
 
 
@@ -53,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train every arm of a run. Defaults < --config file < options given here.")
     t.add_argument("--config", metavar="FILE", help="TOML or YAML configuration (a run folder's config.toml)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoints")
+    t.add_argument("--preset", metavar="NAME", help="a named configuration (spikede list presets); --config and the "
+                                                    "options given here override it")
     g = t.add_argument_group("task")
     g.add_argument("--task", help="task name (spikede list)")
     g.add_argument("--task-arg", dest="task_arg", action="append", type=_key_value, metavar="KEY=VALUE",
@@ -89,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                    help="also checkpoint every STEPS steps inside an epoch (default: at epoch ends)")
     g.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
+    g = t.add_argument_group("long runs")
+    g.add_argument("--ssm-lr", type=float, help="learning rate of the SSM parameters (own optimiser group)")
+    g.add_argument("--ssm-weight-decay", type=float, help="weight decay of the SSM parameters (default 0)")
+    g.add_argument("--eval-every", type=int, metavar="STEPS", help="also validate every STEPS steps")
+    g.add_argument("--keep-best", action=argparse.BooleanOptionalAction,
+                   help="keep best.pt, the checkpoint of the best validation loss")
+    g.add_argument("--accumulate", type=int, metavar="K", help="split each batch into K micro-batches (same "
+                                                               "gradient, less memory)")
+    g.add_argument("--bf16", action=argparse.BooleanOptionalAction, help="bfloat16 autocast on CUDA")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
     g.add_argument("--no-plots", action="store_true", help="no figures")
     t.set_defaults(func=_cmd_train)
@@ -115,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--device", default="cpu")
     gen.set_defaults(func=_cmd_generate)
 
-    ls = sub.add_parser("list", help="list tasks, models, neurons and attacks")
+    ls = sub.add_parser("list", help="list tasks, models, neurons, attacks and presets")
+    ls.add_argument("what", nargs="?", default="all", choices=["all", "tasks", "models", "neurons", "attacks",
+                                                               "presets"], help="what to list (default: all)")
     ls.set_defaults(func=_cmd_list)
     return p
 
@@ -140,8 +154,9 @@ def _cmd_train(args) -> int:
     given = _given_config(args)
     structural = [o for o in ("task_arg", "model_arg", "delay") if hasattr(args, o)]
     if hasattr(args, "resume"):
-        if hasattr(args, "config"):
-            raise ConfigError("--resume continues a run with its recorded configuration; do not pass --config")
+        if hasattr(args, "config") or hasattr(args, "preset"):
+            raise ConfigError("--resume continues a run with its recorded configuration; do not pass --config or "
+                              "--preset")
         fixed = [k for k in given if k not in _RESUMABLE] + structural
         if fixed:
             names = ", ".join("--" + k.replace("_", "-").replace("neurons", "neuron") for k in fixed)
@@ -151,7 +166,8 @@ def _cmd_train(args) -> int:
         cfg = cfg.replace(out=args.resume, **given)
         resume = True
     else:
-        base = load_config(args.config) if hasattr(args, "config") else TrainConfig()
+        base = _preset_base(args)
+        base = load_config(args.config, base) if hasattr(args, "config") else base
         given = _task_default_model(given, base)
         task_args = _extra_args(base.task_args if given.get("task", base.task) == base.task else {},
                                 getattr(args, "task_arg", None))
@@ -164,6 +180,15 @@ def _cmd_train(args) -> int:
     train_run(cfg, resume=resume, overwrite=hasattr(args, "overwrite"), progress=not hasattr(args, "no_progress"),
               make_plots=not hasattr(args, "no_plots"))
     return 0
+
+
+def _preset_base(args) -> TrainConfig:
+    """The preset named by ``--preset`` (the defaults without one)."""
+    if not hasattr(args, "preset"):
+        return TrainConfig()
+    from .train.presets import load_preset
+
+    return load_preset(args.preset)
 
 
 def _task_default_model(given: dict, base: TrainConfig) -> dict:
@@ -202,6 +227,10 @@ def _cmd_list(args) -> int:
     from .analysis.attacks import ATTACKS, DEFAULT_LEVELS
     from .train import MODELS, NEURONS, TASKS
 
+    what = getattr(args, "what", "all")
+    if what == "presets":
+        return _list_presets()
+
     print("tasks:")
     for t in TASKS:
         opts = ", ".join(f"{k}={v}" for k, v in t.options.items())
@@ -220,6 +249,15 @@ def _cmd_list(args) -> int:
     print("attacks:")
     for a in sorted(ATTACKS):
         print(f"  {a:18s} default levels {', '.join(f'{v:g}' for v in DEFAULT_LEVELS[a])}")
+    return _list_presets()
+
+
+def _list_presets() -> int:
+    from .train.presets import list_presets, preset_description
+
+    print("presets (spikede train --preset NAME; options given on the line override them):")
+    for name in list_presets():
+        print(f"  {name:28s} {preset_description(name)}")
     return 0
 
 

@@ -79,20 +79,25 @@ class LMTrainer(Trainer):
     """:class:`Trainer` with the next-token loss (``readout`` is not used). Same arguments."""
 
     def _train_step(self, idx: torch.Tensor, global_size: int) -> None:
-        x, y = lm_batch(self.train_set, idx if len(idx) else self._spare_index(), self.device, self.dtype)
-        weight = self.env.world_size / (global_size * y.shape[0]) if len(idx) else 0.0
         self.ddp.train()
-        loss_sum, correct = _token_loss(self.ddp(x), y)
         self.optimizer.zero_grad(set_to_none=True)
-        (loss_sum * weight).backward()
+        parts = self._micro_batches(idx)
+        for k, part in enumerate(parts):
+            x, y = lm_batch(self.train_set, part if len(part) else self._spare_index(), self.device, self.dtype)
+            weight = self.env.world_size / (global_size * y.shape[0]) if len(part) else 0.0
+            with self._sync_context(k == len(parts) - 1), self._autocast():
+                logits = self.ddp(x)
+            loss_sum, correct = _token_loss(logits, y)
+            with self._sync_context(k == len(parts) - 1):
+                (loss_sum * weight).backward()
+            if len(part):
+                self._acc["loss"] = self._acc["loss"] + loss_sum.detach().to(torch.float64)
+                self._acc["correct"] = self._acc["correct"] + correct
+                self._acc["n"] = self._acc["n"] + y.numel()
         if self.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
-        if len(idx):
-            self._acc["loss"] = self._acc["loss"] + loss_sum.detach().to(torch.float64)
-            self._acc["correct"] = self._acc["correct"] + correct
-            self._acc["n"] = self._acc["n"] + y.numel()
 
     def evaluate(self, dataset: Dataset, transform=None) -> dict:
         if transform is not None:

@@ -40,6 +40,7 @@ from .report import format_table, write_rows
 from .seeding import seed_everything
 from .trainer import Trainer, evaluate_model, fetch_batch, write_metrics
 from .lm import LM_COLUMNS, LMTrainer, lm_final_metrics
+from .param_groups import ssm_rules
 
 __all__ = ["RunInterrupted", "RunPlan", "plan_run", "train_run", "evaluate_run", "build_arm_model", "SUMMARY_COLUMNS"]
 
@@ -238,7 +239,7 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
                               out_dir=_arm_dir(out, arm), checkpoint_every=cfg.checkpoint_every, env=env,
                               metrics_fn=_order_metrics,
                               extra_state={"config": cfg.to_dict(), "arm": arm}, progress=progress,
-                              log=quiet, name=arm)
+                              log=quiet, name=arm, **_long_run_options(cfg))
             if resume and os.path.exists(trainer.checkpoint_path):
                 trainer.resume()
                 quiet(f"{arm}: resumed at epoch {trainer.epoch} step {trainer.step_in_epoch} "
@@ -265,6 +266,13 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
         return {"out": out, "rows": rows}
     finally:
         shutdown_distributed(env)
+
+
+def _long_run_options(cfg: TrainConfig) -> dict:
+    """The trainer keywords of the long-run configuration keys (parameter groups, accumulation, bf16, step
+    evaluations, best checkpoint)."""
+    return {"param_groups": ssm_rules(cfg.ssm_lr, cfg.ssm_weight_decay), "accumulate": cfg.accumulate,
+            "bf16": cfg.bf16, "eval_every": cfg.eval_every, "keep_best": cfg.keep_best}
 
 
 def _trainer_class(data: TaskData):
