@@ -133,6 +133,8 @@ def test_cli_shakespeare_train_and_generate(tmp_path, monkeypatch, capsys):
     assert row["test_bpc"] == pytest.approx(nats / math.log(2), rel=1e-5)
     assert row["test_ppl"] == pytest.approx(math.exp(nats), rel=1e-5)
     capsys.readouterr()
+    assert main(["evaluate", out, "--no-plots"]) == 0
+    assert f"{row['test_bpc']:.4g}"[:4] in capsys.readouterr().out
     assert main(["generate", out, "--prompt", "ROMEO:", "--tokens", "20", "--temperature", "0.7"]) == 0
     text = capsys.readouterr().out
     assert "ROMEO:" in text and len(text.split("ROMEO:", 1)[1].strip("\n")) >= 1

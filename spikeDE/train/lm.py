@@ -20,7 +20,7 @@ from ..analysis.energy import E_AC_PJ, E_MAC_PJ
 from .distributed import DistEnv, all_reduce_sum
 from .trainer import Trainer, fetch_batch
 
-__all__ = ["LMTrainer", "lm_batch", "lm_evaluate", "lm_final_metrics", "LM_COLUMNS"]
+__all__ = ["LMTrainer", "lm_batch", "lm_evaluate", "lm_evaluate_run", "lm_final_metrics", "LM_COLUMNS"]
 
 LM_COLUMNS = [("arm", "arm"), ("test_bpc", "test bpc"), ("test_ppl", "test ppl"), ("test_acc", "next-token acc"),
               ("spike_rate", "spike rate"), ("energy_nj_token", "energy nJ/token"), ("alpha", "alpha"),
@@ -133,3 +133,23 @@ def lm_final_metrics(trainer: Trainer, data, arm: str, analyse, alpha_cell) -> d
             "acs_token": a["acs"] / T, "macs_token": a["macs"] / T, "alpha": alpha, "alphas": orders,
             "epochs": trainer.epoch, "train_time_s": sum(h.get("time_s", 0.0) for h in trainer.history),
             "uncounted_layers": a["uncounted_layers"], "layer_rates": a["layer_rates"]}
+
+
+def lm_evaluate_run(models: dict, data, dataset, split: str, device, dtype, batch_size, attack, print_table) -> dict:
+    """``spikede evaluate`` of a language-model run: bits per token, perplexity and accuracy of every arm on
+    ``split`` (input attacks are not defined for token ids)."""
+    from .config import ConfigError
+    from .report import format_table
+
+    if attack is not None:
+        raise ConfigError(f"--attack perturbs real-valued inputs; task {data.info.name!r} feeds token ids")
+    rows = []
+    for arm, model in models.items():
+        r = lm_evaluate(model, dataset, batch_size=batch_size, device=device, dtype=dtype)
+        rows.append({"arm": arm, f"{split}_loss": r["loss"], f"{split}_bpc": r["bpc"], f"{split}_ppl": r["ppl"],
+                     f"{split}_acc": r["acc"]})
+    cols = [("arm", "arm"), (f"{split}_bpc", f"{split} bpc"), (f"{split}_ppl", f"{split} ppl"),
+            (f"{split}_acc", "next-token acc"), (f"{split}_loss", f"{split} loss")]
+    print_table(f"\n{data.info.name}: {split} set ({len(dataset)} windows of {data.info.steps} tokens)\n"
+                + format_table(rows, cols))
+    return {"rows": rows}

@@ -39,7 +39,7 @@ from .registry import ModelSpec, TaskData, TaskSpec, arm_names, get_model, get_t
 from .report import format_table, write_rows
 from .seeding import seed_everything
 from .trainer import Trainer, evaluate_model, fetch_batch, write_metrics
-from .lm import LM_COLUMNS, LMTrainer, lm_final_metrics
+from .lm import LM_COLUMNS, LMTrainer, lm_evaluate_run, lm_final_metrics
 from .param_groups import ssm_rules
 
 __all__ = ["RunInterrupted", "RunPlan", "plan_run", "train_run", "evaluate_run", "build_arm_model", "SUMMARY_COLUMNS"]
@@ -356,6 +356,8 @@ def _evaluate_run(cfg, run_dir, attack, levels, split, seed, device, batch_size,
             log(f"{arm}: the run stopped at epoch {state.get('epoch')} of {cfg.epochs} "
                 f"(step {state.get('step_in_epoch')} of the next); evaluating that checkpoint")
         models[arm] = model.to(device=dev, dtype=dtype)
+    if data.info.objective == "lm":
+        return lm_evaluate_run(models, data, dataset, split, dev, dtype, bs, attack, print_table)
     if attack is None:
         rows = []
         for arm, model in models.items():
