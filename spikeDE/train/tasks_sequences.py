@@ -144,7 +144,11 @@ def _lm_data(name: str, codec, splits: dict, opts: dict, unit: str) -> TaskData:
     if opts["n_eval_windows"]:
         for ds in evals.values():
             ds.offsets = ds.offsets[:opts["n_eval_windows"]]
-    info = TaskInfo(name, (1,), codec.vocab_size, T, "tokens", "last", None, 0.0, vocab_size=codec.vocab_size,
+    import numpy as np
+
+    test_ids = np.asarray(splits["test"]).astype(np.int64)
+    chance = float(np.bincount(test_ids).max()) / max(len(test_ids), 1)  # always the most frequent test token
+    info = TaskInfo(name, (1,), codec.vocab_size, T, "tokens", "last", None, chance, vocab_size=codec.vocab_size,
                     objective="lm")
     return TaskData(info, train, evals["val"], evals["test"], codec=codec)
 
