@@ -64,7 +64,7 @@ def run_listops(args):
     out = {"config": {"n_train": args.n_train, "n_test": args.n_test, "lengths": "100-500", "d_model": 32,
                       "blocks": 2, "d_state": 16, "batch": 32, "steps": args.steps, "lr": 3e-3, "ssm_lr": 1e-3},
            "runs": []}
-    path = os.path.join(RESULTS, "sequences_listops.json")
+    path = os.path.join(RESULTS, f"sequences_listops{args.suffix}.json")
     test_ids, test_y = sets["test"].tokens.long(), sets["test"].targets
     out["chance"] = float(torch.bincount(test_y).max()) / len(test_y)
     for seed in range(args.seeds):
@@ -145,15 +145,20 @@ def run_shakespeare(args):
     models["GRU"] = GRULanguageModel(V, 128, 1)
     state = {name: {"opt": _optimizer(m), "steps": 0, "seconds": 0.0, "pos": 0} for name, m in models.items()}
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
-    budget, slice_s = args.lm_seconds, args.lm_slice
-    while any(s["seconds"] < budget for s in state.values()):
+    budget, slice_s, max_steps = args.lm_seconds, args.lm_slice, args.lm_steps
+
+    def running(s):  # a fixed number of steps (--lm-steps) or a fixed wall-clock budget
+        return s["steps"] < max_steps if max_steps else s["seconds"] < budget
+
+    while any(running(s) for s in state.values()):
         for name, m in models.items():
             s = state[name]
-            if s["seconds"] >= budget:
+            if not running(s):
                 continue
             m.train()
             t0 = time.perf_counter()
-            while time.perf_counter() - t0 < slice_s and s["seconds"] + (time.perf_counter() - t0) < budget:
+            while time.perf_counter() - t0 < slice_s and (s["steps"] < max_steps if max_steps else
+                                                          s["seconds"] + (time.perf_counter() - t0) < budget):
                 idx = order[s["pos"]:s["pos"] + B]
                 s["pos"] += B
                 x = torch.stack([train[int(i)][0] for i in idx])
@@ -189,9 +194,10 @@ def run_shakespeare(args):
         print(json.dumps(row), flush=True)
         rows.append(row)
     os.makedirs(RESULTS, exist_ok=True)
-    json.dump({"config": {"context": T, "batch": B, "seconds_per_arm": budget, "slice_s": slice_s, "d_model": 128,
+    json.dump({"config": {"context": T, "batch": B, "seconds_per_arm": None if max_steps else budget,
+                          "steps_per_arm": max_steps or None, "slice_s": slice_s, "d_model": 128,
                           "blocks": 2, "d_state": 32, "lr": 3e-3, "ssm_lr": 1e-3, "val_chars": int(vy.numel())},
-               "rows": rows}, open(os.path.join(RESULTS, "sequences_shakespeare.json"), "w"), indent=1)
+               "rows": rows}, open(os.path.join(RESULTS, f"sequences_shakespeare{args.suffix}.json"), "w"), indent=1)
 
 
 def _alphas(m) -> dict:
@@ -207,9 +213,15 @@ def _alphas(m) -> dict:
 
 # ------------------------------------------------------------------------------------------------ tables
 def tables():
-    p = os.path.join(RESULTS, "sequences_listops.json")
-    if os.path.exists(p):
-        d = json.load(open(p))
+    for suffix in ("", "_long"):
+        p = os.path.join(RESULTS, f"sequences_listops{suffix}.json")
+        if os.path.exists(p):
+            _listops_table(json.load(open(p)))
+    _shakespeare_tables()
+
+
+def _listops_table(d):
+    if True:
         print(f"ListOps (generated, lengths 100-500; chance {d['chance']:.3f}); {d['config']}")
         print("| arm | test accuracy (mean ± sd over seeds) | per seed | spike rate | parameters |")
         print("|---|---|---|---|---|")
@@ -222,9 +234,17 @@ def tables():
             print(f"| {a} | {statistics.mean(accs):.3f} ± {sd:.3f} | {', '.join(f'{v:.3f}' for v in accs)} | "
                   f"{statistics.mean(rate):.3f} |" if rate else f"| {a} | {statistics.mean(accs):.3f} ± {sd:.3f} | "
                   f"{', '.join(f'{v:.3f}' for v in accs)} | - |", f" {rs[0]['params']} |")
-    p = os.path.join(RESULTS, "sequences_shakespeare.json")
-    if os.path.exists(p):
-        d = json.load(open(p))
+
+
+def _shakespeare_tables():
+    for suffix in ("", "_steps"):
+        p = os.path.join(RESULTS, f"sequences_shakespeare{suffix}.json")
+        if os.path.exists(p):
+            _shakespeare_table(json.load(open(p)))
+
+
+def _shakespeare_table(d):
+    if True:
         print(f"\nShakespeare; {d['config']}")
         print("| arm | val bpc | steps | parameters | spike rate | energy nJ/token (Linear layers) | "
               "energy nJ/token (with SSM recurrence) |")
@@ -247,8 +267,12 @@ def main():
     p.add_argument("--n-test", type=int, default=500)
     p.add_argument("--lm-seconds", type=float, default=240.0)
     p.add_argument("--lm-slice", type=float, default=20.0)
+    p.add_argument("--lm-steps", type=int, default=0, help="train every arm for this many steps instead of "
+                                                          "--lm-seconds")
     p.add_argument("--sample-tokens", type=int, default=200)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--suffix", default="", help="results file suffix (_long: a longer ListOps run, _steps: "
+                                                "Shakespeare at equal steps)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     if args.table:
