@@ -235,7 +235,8 @@ def _cmd_list(args) -> int:
     for t in TASKS:
         opts = ", ".join(f"{k}={v}" for k, v in t.options.items())
         dm = f"; default model {t.default_model}" if getattr(t, "default_model", None) else ""
-        print(f"  {t.name:18s} {t.description}\n  {'':18s} options: {opts or '-'}; readouts: {', '.join(t.readouts)}{dm}")
+        print(f"  {t.name:18s} {t.description}\n  {'':18s} options: {opts or '-'}; "
+              f"readouts: {', '.join(t.readouts)}{dm}")
     print("models:")
     for m in MODELS:
         extra = f"; neurons (default {', '.join(m.default_neurons) or '-'})" if m.neurons else ""

@@ -189,7 +189,8 @@ def wikitext103(root=None, level: str = "word"):
         if p.stat().st_size == 0:
             raise ValueError(f"{p}: the file is empty")
     if level == "byte":
-        return ByteCodec(), {s: np.frombuffer(p.read_bytes(), dtype=np.uint8).astype(np.int16) for s, p in files.items()}
+        return ByteCodec(), {s: np.frombuffer(p.read_bytes(), dtype=np.uint8).astype(np.int16)
+                             for s, p in files.items()}
     counts = Counter()
     first = {}
     for w in _words(files["train"]):

@@ -106,7 +106,8 @@ class LMTrainer(Trainer):
                            dtype=self.dtype, env=self.env)
 
     def _format(self, r: dict) -> str:
-        s = f"{self.name + ' ' if self.name else ''}epoch {r['epoch']}/{self.epochs}  train loss {r['train_loss']:.4f} " \
+        name = f"{self.name} " if self.name else ""
+        s = f"{name}epoch {r['epoch']}/{self.epochs}  train loss {r['train_loss']:.4f} " \
             f"({r['train_loss'] / math.log(2.0):.3f} bits/token)"
         if "val_loss" in r:
             s += f" | val loss {r['val_loss']:.4f} ({r['val_loss'] / math.log(2.0):.3f} bits/token, " \

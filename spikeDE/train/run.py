@@ -232,7 +232,8 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
         rows, histories, models = [], {}, {}
         for arm in plan.arms:
             model = build_arm_model(plan, data, arm)
-            trainer = _trainer_class(data)(model, data.train, data.val, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+            trainer_cls = _trainer_class(data)
+            trainer = trainer_cls(model, data.train, data.val, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                               optimizer=cfg.optimizer, weight_decay=cfg.weight_decay, schedule=cfg.schedule,
                               grad_clip=cfg.grad_clip, readout=mode, readout_window=window, seed=cfg.seed,
                               device=device, dtype=dtype, eval_batch_size=cfg.eval_batch_size,
