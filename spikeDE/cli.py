@@ -128,8 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=_cmd_generate)
 
     ls = sub.add_parser("list", help="list tasks, models, neurons, attacks and presets")
-    ls.add_argument("what", nargs="?", default="all", choices=["all", "tasks", "models", "neurons", "attacks",
-                                                               "presets"], help="what to list (default: all)")
+    ls.add_argument("what", nargs="?", default="all", choices=["all", "presets"],
+                    help="'presets' lists only the named configurations (default: everything)")
     ls.set_defaults(func=_cmd_list)
     return p
 
