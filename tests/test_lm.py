@@ -14,6 +14,15 @@ from spikeDE.models.rnn_lm import GRULanguageModel
 from spikeDE.models.ssm_lm import SSMLanguageModel
 from spikeDE.train.checkpoint import load_checkpoint
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small models run much faster on one intra-op thread."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 F64 = torch.float64
 ARMS = [dict(spiking=True, neuron={"alpha": 0.6, "learn_alpha": True}, alpha=0.6),
         dict(spiking=True, neuron=None, alpha=1.0, learn_alpha=False),
@@ -151,7 +160,7 @@ def test_lm_trainer_resume_is_exact(tmp_path):
     def make(out, cls=LMTrainer, seed=0):
         torch.manual_seed(seed)
         return cls(TimeFirstLM(GRULanguageModel(7, 6)), train, val, epochs=2, batch_size=8, lr=1e-2,
-                   schedule="cosine", out_dir=str(out), checkpoint_every=2, progress=False, log=lambda s: None,
+                   schedule="cosine", out_dir=str(out), checkpoint_every=4, progress=False, log=lambda s: None,
                    accumulate=2, eval_every=3, keep_best=True)
 
     full = make(tmp_path / "full")

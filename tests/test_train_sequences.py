@@ -11,6 +11,15 @@ from spikeDE.data.listops import listops_generated
 from spikeDE.models.ssm_seq import SSMSequenceClassifier
 from spikeDE.train.checkpoint import load_checkpoint
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small models run much faster on one intra-op thread."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 F64 = torch.float64
 COMMON = ["--device", "cpu", "--no-progress", "--no-plots", "--threads", "1"]
 LISTOPS_TINY = ["--task", "listops-gen", "--task-arg", "n_train=24", "--task-arg", "n_val=8", "--task-arg", "n_test=12",
