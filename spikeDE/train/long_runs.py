@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 
 import torch
 
@@ -90,8 +91,10 @@ class LongRunMixin:
         rec = {"epoch": self.epoch + 1, "step": self.global_step, "val_loss": v["loss"], "val_acc": v["acc"]}
         self.step_evals.append(rec)
         if self.env.is_main:
-            self._log(f"{self.name + ' ' if self.name else ''}step {self.global_step} (epoch {self.epoch + 1}, "
-                      f"batch {self.step_in_epoch}/{n_batches})  val loss {v['loss']:.4f} acc {v['acc']:.3f}")
+            bar_on_screen = self.progress and getattr(sys.stderr, "isatty", lambda: False)()
+            self._log(f"{chr(10) if bar_on_screen else ''}{self.name + ' ' if self.name else ''}step "
+                      f"{self.global_step} (epoch {self.epoch + 1}, batch {self.step_in_epoch}/{n_batches})  "
+                      f"val loss {v['loss']:.4f} acc {v['acc']:.3f}")
             if self.out_dir:
                 os.makedirs(self.out_dir, exist_ok=True)
                 write_rows(self.step_evals, os.path.join(self.out_dir, "step_evals.json"),
