@@ -4,6 +4,7 @@
     spikede train --config run.toml         the same from a TOML/YAML file (options on the line override it)
     spikede train --resume RUN              continue an interrupted run exactly where its checkpoints stopped
     spikede evaluate RUN [--attack noise]   re-evaluate the checkpoints, optionally under an input perturbation
+    spikede generate RUN --prompt TEXT      text from a language-model run (--tokens N --temperature T)
     spikede list                            tasks, models, neurons and attacks available
     spikede export RUN --arm flif --format nir --out model.nir   write a trained arm as a NIR graph
 
@@ -25,7 +26,8 @@ __all__ = ["main", "build_parser"]
 # command-line option -> configuration field (options not listed here are not configuration)
 _CONFIG_OPTIONS = ("task", "model", "hidden", "neurons", "alpha", "learn_alpha", "method", "memory", "epochs",
                    "batch_size", "eval_batch_size", "lr", "optimizer", "weight_decay", "schedule", "grad_clip",
-                   "readout", "readout_window", "seed", "device", "dtype", "out", "checkpoint_every", "threads")
+                   "readout", "readout_window", "seed", "device", "dtype", "out", "checkpoint_every", "threads",
+                   "ssm_lr", "ssm_weight_decay", "eval_every", "keep_best", "accumulate", "bf16")
 _RESUMABLE = ("epochs", "device", "eval_batch_size", "checkpoint_every", "threads")  # = train.run.RESUMABLE
 
 
@@ -46,13 +48,15 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="spikede", description="Train and evaluate fractional-order spiking networks.")
-    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,list,export}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,generate,list,export}", parser_class=_Parser)
     S = argparse.SUPPRESS
 
     t = sub.add_parser("train", help="train a model (all its arms) on a task", argument_default=S,
                        description="Train every arm of a run. Defaults < --config file < options given here.")
     t.add_argument("--config", metavar="FILE", help="TOML or YAML configuration (a run folder's config.toml)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoints")
+    t.add_argument("--preset", metavar="NAME", help="a named configuration (spikede list presets); --config and the "
+                                                    "options given here override it")
     g = t.add_argument_group("task")
     g.add_argument("--task", help="task name (spikede list)")
     g.add_argument("--task-arg", dest="task_arg", action="append", type=_key_value, metavar="KEY=VALUE",
@@ -89,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                    help="also checkpoint every STEPS steps inside an epoch (default: at epoch ends)")
     g.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
+    g = t.add_argument_group("long runs")
+    g.add_argument("--ssm-lr", type=float, help="learning rate of the SSM parameters (own optimiser group)")
+    g.add_argument("--ssm-weight-decay", type=float, help="weight decay of the SSM parameters (default 0)")
+    g.add_argument("--eval-every", type=int, metavar="STEPS", help="also validate every STEPS steps")
+    g.add_argument("--keep-best", action=argparse.BooleanOptionalAction,
+                   help="keep best.pt, the checkpoint of the best validation loss")
+    g.add_argument("--accumulate", type=int, metavar="K", help="split each batch into K micro-batches (same "
+                                                               "gradient, less memory)")
+    g.add_argument("--bf16", action=argparse.BooleanOptionalAction, help="bfloat16 autocast on CUDA")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
     g.add_argument("--no-plots", action="store_true", help="no figures")
     t.set_defaults(func=_cmd_train)
@@ -105,7 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-plots", action="store_true")
     e.set_defaults(func=_cmd_evaluate)
 
-    ls = sub.add_parser("list", help="list tasks, models, neurons and attacks")
+    gen = sub.add_parser("generate", help="generate text from the language models of a run")
+    gen.add_argument("run_dir", metavar="RUN_DIR")
+    gen.add_argument("--prompt", required=True, help="text to continue")
+    gen.add_argument("--tokens", type=int, default=200, help="tokens to generate (default 200)")
+    gen.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0: greedy; default 1)")
+    gen.add_argument("--seed", type=int, default=0, help="seed of the sampling")
+    gen.add_argument("--arm", dest="arms", nargs="+", metavar="NAME", help="arm(s) to use (default: all)")
+    gen.add_argument("--device", default="cpu")
+    gen.set_defaults(func=_cmd_generate)
+
+    ls = sub.add_parser("list", help="list tasks, models, neurons, attacks and presets")
+    ls.add_argument("what", nargs="?", default="all", choices=["all", "presets"],
+                    help="'presets' lists only the named configurations (default: everything)")
     ls.set_defaults(func=_cmd_list)
     _add_export_parser(sub)
     return p
@@ -131,8 +156,9 @@ def _cmd_train(args) -> int:
     given = _given_config(args)
     structural = [o for o in ("task_arg", "model_arg", "delay") if hasattr(args, o)]
     if hasattr(args, "resume"):
-        if hasattr(args, "config"):
-            raise ConfigError("--resume continues a run with its recorded configuration; do not pass --config")
+        if hasattr(args, "config") or hasattr(args, "preset"):
+            raise ConfigError("--resume continues a run with its recorded configuration; do not pass --config or "
+                              "--preset")
         fixed = [k for k in given if k not in _RESUMABLE] + structural
         if fixed:
             names = ", ".join("--" + k.replace("_", "-").replace("neurons", "neuron") for k in fixed)
@@ -142,7 +168,9 @@ def _cmd_train(args) -> int:
         cfg = cfg.replace(out=args.resume, **given)
         resume = True
     else:
-        base = load_config(args.config) if hasattr(args, "config") else TrainConfig()
+        base = _preset_base(args)
+        base = load_config(args.config, base) if hasattr(args, "config") else base
+        given = _task_default_model(given, base)
         task_args = _extra_args(base.task_args if given.get("task", base.task) == base.task else {},
                                 getattr(args, "task_arg", None))
         if hasattr(args, "delay"):
@@ -154,6 +182,27 @@ def _cmd_train(args) -> int:
     train_run(cfg, resume=resume, overwrite=hasattr(args, "overwrite"), progress=not hasattr(args, "no_progress"),
               make_plots=not hasattr(args, "no_plots"))
     return 0
+
+
+def _preset_base(args) -> TrainConfig:
+    """The preset named by ``--preset`` (the defaults without one)."""
+    if not hasattr(args, "preset"):
+        return TrainConfig()
+    from .train.presets import load_preset
+
+    return load_preset(args.preset)
+
+
+def _task_default_model(given: dict, base: TrainConfig) -> dict:
+    """``given`` with the task's default model (e.g. ``ssm-seq`` for ``listops-gen``) when neither the command
+    line nor a config file names a model."""
+    from .train import TASKS
+
+    task = given.get("task", base.task)
+    if "model" in given or base.model != TrainConfig().model or task not in TASKS:
+        return given
+    default = TASKS.get(task).default_model
+    return {**given, "model": default} if default else given
 
 
 def _cmd_evaluate(args) -> int:
@@ -168,14 +217,28 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_generate(args) -> int:
+    from .train.generate import generate_run
+
+    generate_run(args.run_dir, args.prompt, args.tokens, args.temperature, seed=args.seed, arms=args.arms,
+                 device=args.device)
+    return 0
+
+
 def _cmd_list(args) -> int:
     from .analysis.attacks import ATTACKS, DEFAULT_LEVELS
     from .train import MODELS, NEURONS, TASKS
 
+    what = getattr(args, "what", "all")
+    if what == "presets":
+        return _list_presets()
+
     print("tasks:")
     for t in TASKS:
         opts = ", ".join(f"{k}={v}" for k, v in t.options.items())
-        print(f"  {t.name:18s} {t.description}\n  {'':18s} options: {opts or '-'}; readouts: {', '.join(t.readouts)}")
+        dm = f"; default model {t.default_model}" if getattr(t, "default_model", None) else ""
+        print(f"  {t.name:18s} {t.description}\n  {'':18s} options: {opts or '-'}; "
+              f"readouts: {', '.join(t.readouts)}{dm}")
     print("models:")
     for m in MODELS:
         extra = f"; neurons (default {', '.join(m.default_neurons) or '-'})" if m.neurons else ""
@@ -189,6 +252,15 @@ def _cmd_list(args) -> int:
     print("attacks:")
     for a in sorted(ATTACKS):
         print(f"  {a:18s} default levels {', '.join(f'{v:g}' for v in DEFAULT_LEVELS[a])}")
+    return _list_presets()
+
+
+def _list_presets() -> int:
+    from .train.presets import list_presets, preset_description
+
+    print("presets (spikede train --preset NAME; options given on the line override them):")
+    for name in list_presets():
+        print(f"  {name:28s} {preset_description(name)}")
     return 0
 
 

@@ -57,6 +57,13 @@ class TrainConfig:
     ``eval_batch_size``, ``threads`` (PyTorch intra-op CPU threads per process; default 1, the fastest for the
     small embedded models; ``None``: PyTorch's default).
 
+    Long runs: ``ssm_lr`` / ``ssm_weight_decay`` put the SSM parameters (step, state matrix, ``B``, the SSM's
+    order; :data:`spikeDE.train.param_groups.SSM_PARAMETERS`) in their own optimiser group (``None``: one group);
+    ``eval_every`` (steps between validations inside an epoch, 0 = at epoch ends only), ``keep_best`` (also keep
+    ``best.pt``, the checkpoint of the best validation loss), ``accumulate`` (micro-batches per optimiser step:
+    each global batch is split into ``accumulate`` parts whose gradients add up to the full batch's), ``bf16``
+    (bfloat16 autocast of the forward pass on CUDA; ignored on CPU).
+
     The defaults are the main comparison of the project: a spiking MLP with fractional (learnable ``alpha``) and
     LIF neurons, side by side, on the delayed cue recall task at delay 32.
     """
@@ -87,6 +94,13 @@ class TrainConfig:
     out: str | None = None
     checkpoint_every: int = 0
     threads: int | None = 1
+    # long runs (see "Long runs" above)
+    ssm_lr: float | None = None
+    ssm_weight_decay: float = 0.0
+    eval_every: int = 0
+    keep_best: bool = False
+    accumulate: int = 1
+    bf16: bool = False
 
     def __post_init__(self):
         self.validate()
@@ -106,9 +120,15 @@ class TrainConfig:
             raise ConfigError(f"seed must be an integer in [0, 2**63 - 1], got {self.seed}")
         if self.out is not None and not self.out.strip():
             raise ConfigError("out (--out) must not be empty; leave it out for runs/<task>-<model>-<time>")
-        for name in ("checkpoint_every",):
+        for name in ("checkpoint_every", "eval_every"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.accumulate < 1:
+            raise ConfigError(f"accumulate must be >= 1, got {self.accumulate}")
+        if self.ssm_lr is not None and not (self.ssm_lr > 0 and math.isfinite(self.ssm_lr)):
+            raise ConfigError(f"ssm_lr must be a finite number > 0 (or unset), got {self.ssm_lr}")
+        if not (self.ssm_weight_decay >= 0 and math.isfinite(self.ssm_weight_decay)):
+            raise ConfigError(f"ssm_weight_decay must be a finite number >= 0, got {self.ssm_weight_decay}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ConfigError(f"lr must be a finite number > 0, got {self.lr}")
         for name in ("weight_decay", "grad_clip"):
@@ -158,6 +178,9 @@ _TYPES: dict[str, tuple] = {
     "lr": (float,), "optimizer": (str,), "weight_decay": (float,), "schedule": (str,), "grad_clip": (float,),
     "readout": (str, type(None)), "readout_window": (int, type(None)), "seed": (int,), "device": (str,),
     "dtype": (str,), "out": (str, type(None)), "checkpoint_every": (int,), "threads": (int, type(None)),
+    # long runs
+    "ssm_lr": (float, type(None)), "ssm_weight_decay": (float,), "eval_every": (int,), "keep_best": (bool,),
+    "accumulate": (int,), "bf16": (bool,),
 }
 
 

@@ -54,8 +54,12 @@ class TaskInfo:
     """What a model builder needs to know about a task.
 
     ``input_shape``: shape of one time step of one sample (``(C,)`` for channels); ``steps``: ``T``;
-    ``input_kind``: ``"spike"`` (0/1 inputs) or ``"real"``; ``readout``/``readout_window``: the default
-    readout; ``chance``: accuracy of guessing the most frequent class.
+    ``input_kind``: ``"spike"`` (0/1 inputs), ``"real"`` or ``"tokens"`` (integer ids, stored in the batch's
+    float dtype, 0 = padding); ``readout``/``readout_window``: the default readout; ``chance``: accuracy of
+    guessing the most frequent class. ``vocab_size``: number of token ids (token tasks; 0 otherwise);
+    ``objective``: ``"classify"`` (one label per sequence) or ``"lm"`` (next-token prediction: items
+    ``(ids [T], next ids [T])``, ``n_classes`` = vocabulary size); ``pair``: items hold two sequences
+    ``[2, L]`` (e.g. retrieval).
     """
 
     name: str
@@ -66,6 +70,9 @@ class TaskInfo:
     readout: str = "mean"
     readout_window: int | None = None
     chance: float = 0.0
+    vocab_size: int = 0
+    objective: str = "classify"
+    pair: bool = False
 
     @property
     def n_inputs(self) -> int:
@@ -82,6 +89,7 @@ class TaskData:
     train: Dataset
     val: Dataset
     test: Dataset
+    codec: Any = None  # token tasks: an object with encode(text) -> ids and decode(ids) -> text
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,7 @@ class TaskSpec:
     description: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
     readouts: tuple = ("mean", "last", "window")
+    default_model: str | None = None  # the model ``spikede train --task NAME`` uses when none is named
 
 
 @dataclass(frozen=True)
@@ -161,10 +170,13 @@ NEURONS: Registry[NeuronSpec] = Registry("neuron")
 
 
 def register_task(name: str, *, description: str = "", options: Mapping[str, Any] | None = None,
-                  readouts: tuple = ("mean", "last", "window"), overwrite: bool = False):
-    """Decorator: register ``build(opts, dtype) -> TaskData`` as task ``name``."""
+                  readouts: tuple = ("mean", "last", "window"), default_model: str | None = None,
+                  overwrite: bool = False):
+    """Decorator: register ``build(opts, dtype) -> TaskData`` as task ``name`` (``default_model``: the model used
+    when a run names none)."""
     def deco(fn):
-        TASKS.register(TaskSpec(name, fn, description, dict(options or {}), tuple(readouts)), overwrite)
+        TASKS.register(TaskSpec(name, fn, description, dict(options or {}), tuple(readouts), default_model),
+                       overwrite)
         return fn
     return deco
 

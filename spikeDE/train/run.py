@@ -41,6 +41,8 @@ from .registry import ModelSpec, TaskData, TaskSpec, arm_names, get_model, get_t
 from .report import format_table, write_rows
 from .seeding import seed_everything
 from .trainer import Trainer, evaluate_model, fetch_batch, write_metrics
+from .lm import LM_COLUMNS, LMTrainer, lm_evaluate_run, lm_final_metrics
+from .param_groups import ssm_rules
 
 __all__ = ["RunInterrupted", "RunPlan", "plan_run", "train_run", "evaluate_run", "build_arm_model", "SUMMARY_COLUMNS",
            "RESUMABLE", "check_run_config"]
@@ -341,14 +343,15 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
         rows, histories, models = [], {}, {}
         for arm in plan.arms:
             model = build_arm_model(plan, data, arm)
-            trainer = Trainer(model, data.train, data.val, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+            trainer_cls = _trainer_class(data)
+            trainer = trainer_cls(model, data.train, data.val, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                               optimizer=cfg.optimizer, weight_decay=cfg.weight_decay, schedule=cfg.schedule,
                               grad_clip=cfg.grad_clip, readout=mode, readout_window=window, seed=cfg.seed,
                               device=device, dtype=dtype, eval_batch_size=cfg.eval_batch_size,
                               out_dir=_arm_dir(out, arm), checkpoint_every=cfg.checkpoint_every, env=env,
                               metrics_fn=_order_metrics,
                               extra_state={"config": cfg.to_dict(), "arm": arm}, progress=progress,
-                              log=quiet, name=arm)
+                              log=quiet, name=arm, **_long_run_options(cfg))
             if resume and os.path.exists(trainer.checkpoint_path):
                 state = load_checkpoint(trainer.checkpoint_path, map_location="cpu")
                 check_run_config(state, cfg, trainer.checkpoint_path)
@@ -362,7 +365,8 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
             histories[arm] = trainer.history
             models[arm] = trainer.model
             if env.is_main:
-                row = _final_metrics(trainer, data, mode, window, arm)
+                row = (lm_final_metrics(trainer, data, arm, _analyse, _alpha_cell) if data.info.objective == "lm"
+                       else _final_metrics(trainer, data, mode, window, arm))
                 rows.append(row)
                 write_metrics(trainer.out_dir, trainer.history, {"final": row})
         if env.is_main:
@@ -371,11 +375,23 @@ def _train_run(plan, cfg, device, resume, overwrite, progress, make_plots, log, 
             if make_plots:
                 _plots(out, histories, data, log, models)
             print_table(f"\n{data.info.name} / {plan.model.name}  (chance {data.info.chance:.3f}; run folder {out})\n"
-                        + format_table(rows, SUMMARY_COLUMNS))
+                        + format_table(rows, LM_COLUMNS if data.info.objective == "lm" else SUMMARY_COLUMNS))
         barrier(env)
         return {"out": out, "rows": rows}
     finally:
         shutdown_distributed(env)
+
+
+def _long_run_options(cfg: TrainConfig) -> dict:
+    """The trainer keywords of the long-run configuration keys (parameter groups, accumulation, bf16, step
+    evaluations, best checkpoint)."""
+    return {"param_groups": ssm_rules(cfg.ssm_lr, cfg.ssm_weight_decay), "accumulate": cfg.accumulate,
+            "bf16": cfg.bf16, "eval_every": cfg.eval_every, "keep_best": cfg.keep_best}
+
+
+def _trainer_class(data: TaskData):
+    """:class:`Trainer` for classification tasks, :class:`~spikeDE.train.lm.LMTrainer` for language models."""
+    return LMTrainer if data.info.objective == "lm" else Trainer
 
 
 def _final_metrics(trainer: Trainer, data: TaskData, mode, window, arm) -> dict:
@@ -457,6 +473,8 @@ def _evaluate_run(cfg, run_dir, attack, levels, split, seed, device, batch_size,
             log(f"{arm}: the run stopped at epoch {state.get('epoch')} of {cfg.epochs} "
                 f"(step {state.get('step_in_epoch')} of the next); evaluating that checkpoint")
         models[arm] = model.to(device=dev, dtype=dtype)
+    if data.info.objective == "lm":
+        return lm_evaluate_run(models, data, dataset, split, dev, dtype, bs, attack, print_table)
     if attack is None:
         rows = []
         for arm, model in models.items():

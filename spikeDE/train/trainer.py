@@ -30,6 +30,8 @@ from .checkpoint import (CheckpointError, check_optimizer_state, check_training_
                          save_checkpoint)
 from .config import ConfigError
 from .distributed import DistEnv, all_gather_objects, all_reduce_sum, barrier
+from .long_runs import LongRunMixin
+from .param_groups import parameter_groups
 from .progress import ProgressBar
 from .report import write_rows
 from .sampler import GlobalBatchSampler
@@ -113,7 +115,7 @@ def write_metrics(folder: str, history: list[dict], extra: dict | None = None) -
                key="history")
 
 
-class Trainer:
+class Trainer(LongRunMixin):
     """Train ``model`` on ``train_set`` (items ``(x [T, ...], label)``), validating on ``val_set`` every epoch.
 
     Args:
@@ -131,6 +133,15 @@ class Trainer:
         extra_state: plain values stored in every checkpoint (e.g. the run configuration).
         progress: draw a progress bar (on a terminal); log: where epoch lines go (``None``: stderr, rank 0).
         name: shown in the progress bar and log lines.
+
+    Long runs (see :mod:`spikeDE.train.long_runs`):
+        param_groups: rules ``[(regex, {"lr": ..., "weight_decay": ...}), ...]`` giving parameters chosen by name
+            their own optimiser group (:func:`spikeDE.train.param_groups.parameter_groups`).
+        accumulate: micro-batches per optimiser step (the gradient is that of the whole global batch).
+        bf16: bfloat16 autocast of the forward pass on CUDA (ignored on CPU).
+        eval_every: also validate every this many steps (0: at epoch ends only); the results go to
+            ``step_evals`` and ``RUN/<arm>/step_evals.csv``.
+        keep_best: keep ``best.pt``, the checkpoint with the lowest validation loss seen so far.
     """
 
     def __init__(self, model: nn.Module, train_set: Dataset, val_set: Dataset | None = None, *, epochs: int = 1,
@@ -140,7 +151,8 @@ class Trainer:
                  eval_batch_size: int = 256, out_dir: str | None = None, checkpoint_every: int = 0,
                  env: DistEnv = DistEnv(), metrics_fn: Callable[[nn.Module], dict] | None = None,
                  extra_state: dict | None = None, progress: bool = True, log: Callable[[str], None] | None = None,
-                 name: str = ""):
+                 name: str = "", param_groups=None, accumulate: int = 1, bf16: bool = False, eval_every: int = 0,
+                 keep_best: bool = False):
         if readout not in READOUTS:
             raise ConfigError(f"readout must be one of {READOUTS}, got {readout!r}")
         if readout == "window" and not readout_window:
@@ -164,7 +176,10 @@ class Trainer:
             self.ddp = DDP(self.model, device_ids=ids)
         else:
             self.ddp = self.model
+        self._init_long_runs(accumulate, bf16, eval_every, keep_best)
         params = [p for p in self.model.parameters() if p.requires_grad]
+        if param_groups:
+            params = parameter_groups(self.model, param_groups)
         if optimizer == "adam":
             self.optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
         elif optimizer == "adamw":
@@ -211,6 +226,7 @@ class Trainer:
             "world_size": self.env.world_size, "rng": rng, "history": self.history,
             "accum": {"loss": sums[0].cpu(), "correct": sums[1].round().long().cpu(), "n": n, "time": self._epoch_time},
             "extra": self.extra_state,
+            "long_runs": self._long_run_state(),
         }
 
     def save(self) -> None:
@@ -243,6 +259,7 @@ class Trainer:
         if self.env.is_main:
             self._acc = {"loss": a["loss"].to(self.device), "correct": a["correct"].to(self.device), "n": int(a["n"])}
         self._epoch_time = float(a["time"])
+        self._load_long_run_state(state.get("long_runs"))
         rng = state["rng"]
         if len(rng) == self.env.world_size:
             set_rng_state(rng[self.env.rank])
@@ -267,18 +284,23 @@ class Trainer:
         # A process whose share of a short last batch is empty still runs one sample with weight 0, so that
         # it joins the gradient reduction of the other processes.
         weight = self.env.world_size / global_size if len(idx) else 0.0
-        x, y = fetch_batch(self.train_set, idx if len(idx) else self._spare_index(), self.device, self.dtype)
         self.ddp.train()
-        scores = readout(self.ddp(x), self.readout, self.readout_window)
-        loss_sum = F.cross_entropy(scores, y, reduction="sum")
         self.optimizer.zero_grad(set_to_none=True)
-        (loss_sum * weight).backward()
+        parts = self._micro_batches(idx)
+        for k, part in enumerate(parts):
+            x, y = fetch_batch(self.train_set, part if len(part) else self._spare_index(), self.device, self.dtype)
+            with self._sync_context(k == len(parts) - 1), self._autocast():
+                scores = readout(self.ddp(x), self.readout, self.readout_window)
+            loss_sum = F.cross_entropy(scores.float() if scores.dtype == torch.bfloat16 else scores, y,
+                                       reduction="sum")
+            with self._sync_context(k == len(parts) - 1):
+                (loss_sum * (weight if len(part) else 0.0)).backward()
+            if len(part):
+                _accumulate(self._acc, loss_sum, scores, y)
         if self.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
-        if len(idx):
-            _accumulate(self._acc, loss_sum, scores, y)
 
     def _spare_index(self) -> torch.Tensor:
         return torch.zeros(1, dtype=torch.long)
@@ -290,7 +312,8 @@ class Trainer:
         n_batches = len(self.sampler)
         while self.epoch < self.epochs:
             e = self.epoch
-            bar = ProgressBar(n_batches, f"{self.name} epoch {e + 1}/{self.epochs}".strip(), enabled=self.progress)
+            bar = ProgressBar(n_batches, f"{self.name} epoch {e + 1}/{self.epochs}".strip(), enabled=self.progress,
+                              items_per_step=self.batch_size, unit="samples")
             bar.update(self.step_in_epoch)
             t0 = time.perf_counter()
             for idx, global_size in self.sampler.local_batches(e, self.step_in_epoch):
@@ -301,6 +324,7 @@ class Trainer:
                     n = max(self._acc["n"], 1)
                     bar.update(self.step_in_epoch, loss=float(self._acc["loss"]) / n,
                                acc=float(self._acc["correct"]) / n)
+                self._step_eval(n_batches)  # before a checkpoint of this step, so that the checkpoint holds it
                 if (self.checkpoint_every and self.global_step % self.checkpoint_every == 0
                         and self.step_in_epoch < n_batches):
                     self._epoch_time += time.perf_counter() - t0
@@ -333,6 +357,8 @@ class Trainer:
         self.step_in_epoch = 0
         self._acc = _zero_acc(self.device)
         self._epoch_time = 0.0
+        if "val_loss" in record:
+            self._consider_best(record["val_loss"], record["step"])
         self.save()
         if self.env.is_main and self.out_dir:
             write_metrics(self.out_dir, self.history)
