@@ -141,6 +141,10 @@ def _cmd_train(args) -> int:
         resume = True
     else:
         base = load_config(args.config) if hasattr(args, "config") else TrainConfig()
+        if not hasattr(args, "config") and "task" in given:
+            from .train import get_task
+            for key, value in get_task(given["task"]).defaults.items():   # e.g. a vision model for event tasks
+                given.setdefault(key, value)
         task_args = _extra_args(base.task_args if given.get("task", base.task) == base.task else {},
                                 getattr(args, "task_arg", None))
         if hasattr(args, "delay"):
