@@ -65,6 +65,11 @@ def test_flif_at_alpha_one_is_lif():
     torch.testing.assert_close(a, b)
 
 
+def test_spikformer_pads_to_a_multiple_of_the_patch():
+    m = Spikformer(2, 5, (10, 14), lambda n: LIFNeuron(), dim=8, heads=2, patch=4)
+    assert m(torch.rand(3, 2, 10, 14)).shape == (3, 5)
+
+
 def test_bad_model_arguments():
     with pytest.raises(ValueError, match="divisible"):
         Spikformer(2, 5, 16, lambda n: LIFNeuron(), dim=10, heads=3)

@@ -655,9 +655,9 @@ class FrameCache:
 def frames_from_file(path, sensor_size, n_time_bins=None, time_window=None, event_count=None,
                      split_by: str = "number", downsample_factor: int = 1, denoise_us: float | None = None,
                      cache: FrameCache | None = None, select=None) -> np.ndarray:
-    """Frames ``[T, P, H', W']`` (float32 numpy) of one event file: load, optionally ``select(events)`` (e.g. a
-    time window of a longer recording; must be described in ``cache`` keys by the caller through the path),
-    denoise, downsample, integrate; cached on disk when ``cache`` is given."""
+    """Frames ``[T, P, H', W']`` (numpy) of one event file: load, optionally ``select(events)`` (e.g. a time window
+    of a longer recording; its ``cache_key`` attribute, if any, enters the cache key), denoise, downsample,
+    integrate; cached on disk when ``cache`` is given."""
     params = {"sensor_size": list(check_sensor_size(sensor_size)), "n_time_bins": n_time_bins,
               "time_window": time_window, "event_count": event_count, "split_by": split_by,
               "downsample": downsample_factor, "denoise_us": denoise_us,

@@ -181,7 +181,8 @@ class Spikformer(nn.Module):
     """Spiking transformer: ``[N, C, H, W] -> [N, K]`` (module doc).
 
     Args: ``dim`` (token width, divisible by ``heads``), ``depth`` (encoder blocks), ``patch`` (the patch
-    splitting halves the map ``log2(patch)`` times: ``(H / patch) (W / patch)`` tokens), ``mlp_ratio``,
+    splitting halves the map ``log2(patch)`` times: ``ceil(H / patch) ceil(W / patch)`` tokens; the input is
+    zero-padded at the right and bottom to a multiple of ``patch``), ``mlp_ratio``,
     ``scale`` of the attention product (0.125 as in Spikformer)."""
 
     def __init__(self, in_channels: int, n_classes: int, input_size, make_neuron: NeuronFactory, dim: int = 64,
@@ -194,8 +195,7 @@ class Spikformer(nn.Module):
         if patch & (patch - 1):
             raise ValueError(f"Spikformer: patch must be a power of 2, got {patch}")
         h, w = _pair(input_size)
-        if h % patch or w % patch:
-            raise ValueError(f"Spikformer: input size {(h, w)} must be divisible by patch {patch}")
+        self.pad = (0, -w % patch, 0, -h % patch)                 # zero-pad right / bottom to a multiple of patch
         n_halvings = patch.bit_length() - 1
         mods, c = OrderedDict(), in_channels
         widths = [max(dim // 2 ** (n_halvings - i), 1) for i in range(1, n_halvings + 1)] or [dim]
@@ -216,6 +216,8 @@ class Spikformer(nn.Module):
         self.readout = nn.Linear(dim, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if any(self.pad):
+            x = nn.functional.pad(x, self.pad)
         p = self.sps(x)
         p = p + self.rpe(p)
         s = self.blocks(p.flatten(2).transpose(1, 2))             # tokens [N, L, D]
