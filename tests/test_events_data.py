@@ -219,6 +219,8 @@ def test_to_frames_against_loops(n, T):
     F = E.to_frames(ev, sensor, time_window=w)
     assert F.shape[0] == int((t1 - t0) // w) + 1 <= Tw
     np.testing.assert_array_equal(F.numpy(), _loop_frames(ev, sensor, lambda i, t: int((t - t0) // w), F.shape[0]))
+    F = E.to_frames(ev, sensor, time_window=97.0)               # many slices: the single-bincount path
+    np.testing.assert_array_equal(F.numpy(), _loop_frames(ev, sensor, lambda i, t: int((t - t0) // 97.0), F.shape[0]))
     F = E.to_frames(ev, sensor, event_count=3, dtype=torch.float64)
     assert F.dtype == torch.float64 and F.shape[0] == -(-N // 3)
     np.testing.assert_array_equal(F.numpy(), _loop_frames(ev, sensor, lambda i, t: i // 3, F.shape[0]))

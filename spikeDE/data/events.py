@@ -43,7 +43,8 @@ with equal timestamps keep their order. An empty stream is valid.
 * ``event_count=n``: slice ``floor(i / n)``, ``ceil(N / n)`` slices.
 
 An empty stream gives ``T`` zero frames with ``n_time_bins`` and zero frames (``[0, P, H, W]``) otherwise.
-Integration is one ``np.bincount`` over a flat index, no Python loop over events.
+Integration: slice boundaries by binary search, then one ``np.bincount`` of the pixel index per slice (the events
+of a slice are contiguous in a sorted stream); no Python loop over events.
 
 Also: :func:`voxel_grid` (bilinear in time, signed polarity), :func:`denoise` (background-activity filter),
 :func:`downsample`, seeded augmentations (:func:`flip_lr`, :func:`flip_ud`, :func:`shift`, :func:`random_crop`,
@@ -64,7 +65,8 @@ import torch
 
 __all__ = ["EVENT_DTYPE", "EventFileError", "make_events", "check_events", "check_sensor_size", "load_events",
            "read_atis_bin", "read_aedat31", "read_aedat2", "read_numpy_events", "read_aedat4", "write_atis_bin",
-           "write_aedat31", "write_aedat2", "to_frames", "frame_slices", "voxel_grid", "denoise", "downsample",
+           "write_aedat31", "write_aedat2", "to_frames", "frame_bounds", "frame_slices", "voxel_grid",
+           "denoise", "downsample",
            "flip_lr", "flip_ud", "shift", "random_crop", "drop_events", "time_jitter", "flip_polarity",
            "EventAugment", "FrameCache", "frames_from_file"]
 
@@ -356,8 +358,9 @@ def load_events(path, sensor_size=None) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------ frames
-def frame_slices(events, n_time_bins=None, time_window=None, event_count=None, split_by: str = "number"):
-    """``(slice_index [N] int64, n_slices)``: the slice of every event of a sorted stream (module doc)."""
+def frame_bounds(events, n_time_bins=None, time_window=None, event_count=None, split_by: str = "number"):
+    """``(bounds [T + 1], T)``: slice ``k`` of a time-sorted stream is ``events[bounds[k]:bounds[k + 1]]`` (the
+    slices of the module doc, found by ``O(T log N)`` binary searches)."""
     given = [k for k, v in (("n_time_bins", n_time_bins), ("time_window", time_window),
                             ("event_count", event_count)) if v is not None]
     if len(given) != 1:
@@ -368,31 +371,33 @@ def frame_slices(events, n_time_bins=None, time_window=None, event_count=None, s
     if n_time_bins is not None:
         T = _positive_int(n_time_bins, "n_time_bins")
         if n == 0:
-            return np.zeros(0, np.int64), T
-        if split_by == "number":
-            counts = np.diff((np.arange(T + 1, dtype=np.int64) * n + T - 1) // T)
-            return np.repeat(np.arange(T, dtype=_index_dtype(T)), counts), T
+            return np.zeros(T + 1, np.int64), T
+        if split_by == "number":                      # event i in slice floor(i T / N)  <=>  i >= ceil(k N / T)
+            return (np.arange(T + 1, dtype=np.int64) * n + T - 1) // T, T
         t = events["t"]
         t0, dur = int(t[0]), int(t[-1]) - int(t[0]) + 1
-        # first event of slice k: t - t0 >= ceil(k * dur / T)
+        # event in slice k  <=>  t - t0 >= ceil(k dur / T)
         edges = t0 + (np.arange(T + 1, dtype=np.int64) * dur + T - 1) // T
-        bounds = np.searchsorted(t, edges, side="left")
-        return np.repeat(np.arange(T, dtype=_index_dtype(T)), np.diff(bounds)), T
-    if n == 0:
-        return np.zeros(0, np.int64), 0
+        return np.searchsorted(t, edges, side="left").astype(np.int64), T
     if time_window is not None:
         w = float(time_window)
         if not (w > 0 and np.isfinite(w)):
             raise ValueError(f"time_window must be a finite number of microseconds > 0, got {time_window!r}")
+        if n == 0:
+            return np.zeros(1, np.int64), 0
         t = events["t"]
-        k = ((t - t[0]) // w).astype(np.int64)
-        return k, int(k[-1]) + 1
+        T = int((int(t[-1]) - int(t[0])) // w) + 1
+        edges = int(t[0]) + np.ceil(np.arange(T + 1) * w).astype(np.int64)
+        return np.searchsorted(t, edges, side="left").astype(np.int64), T
     c = _positive_int(event_count, "event_count")
-    return np.arange(n, dtype=np.int64) // c, -(-n // c)
+    T = -(-n // c)
+    return np.minimum(np.arange(T + 1, dtype=np.int64) * c, n), T
 
 
-def _index_dtype(T):
-    return np.int32 if T < 2 ** 31 else np.int64
+def frame_slices(events, n_time_bins=None, time_window=None, event_count=None, split_by: str = "number"):
+    """``(slice_index [N], T)``: the slice of every event of a sorted stream (module doc)."""
+    bounds, T = frame_bounds(events, n_time_bins, time_window, event_count, split_by)
+    return np.repeat(np.arange(T, dtype=np.int64), np.diff(bounds)), T
 
 
 def _positive_int(v, name):
@@ -412,16 +417,21 @@ def to_frames(events, sensor_size, n_time_bins=None, time_window=None, event_cou
         raise ValueError(f"dtype must be a floating torch dtype, got {dtype!r}")
     W, H, P = check_sensor_size(sensor_size)
     events = check_events(events, sensor_size, "to_frames: events")
-    k, T = frame_slices(events, n_time_bins, time_window, event_count, split_by)
-    size = T * P * H * W
-    idt = np.int32 if size < 2 ** 31 else np.int64
-    idx = k.astype(idt, copy=False) * idt(P)             # ((k P + p) H + y) W + x, in place
-    idx += events["p"]
-    idx *= H
-    idx += events["y"]
-    idx *= W
-    idx += events["x"]
-    counts = np.bincount(idx, minlength=size) if len(idx) else np.zeros(size, np.int64)
+    bounds, T = frame_bounds(events, n_time_bins, time_window, event_count, split_by)
+    frame = P * H * W
+    pix = events["p"].astype(np.intp)                  # (p H + y) W + x, in place
+    pix *= H
+    pix += events["y"]
+    pix *= W
+    pix += events["x"]
+    if T <= 256:
+        # the events of a slice are contiguous (sorted stream): one bincount per slice
+        counts = np.empty((T, frame), dtype=np.int64)
+        for j in range(T):
+            counts[j] = np.bincount(pix[bounds[j]:bounds[j + 1]], minlength=frame)
+    else:
+        pix += np.repeat(np.arange(T, dtype=np.intp) * frame, np.diff(bounds))
+        counts = np.bincount(pix, minlength=T * frame)
     return torch.from_numpy(counts.reshape(T, P, H, W)).to(dtype)
 
 
