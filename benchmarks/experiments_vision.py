@@ -9,7 +9,9 @@
 Model: the spiking VGG of ``spikede train`` (``[Conv3x3 -> BN -> neuron -> MaxPool] x blocks -> Linear``, width
 ``--width``), readout = mean of the per-step logits, Adam with cosine decay. Arms (same seed: same initial
 weights and batches): ``flif`` (fractional LIF, alpha learned from 0.5, one per layer), ``lif`` (tau = 2) and
-``lif+tau`` (LIF with one learned tau per layer, from 2). The embedded tasks are the simulated event camera
+``lif+tau`` (LIF with one learned tau per layer, from 2), and the control ``no memory``: LIF with ``tau = 1``,
+whose step ``H_t = V_{t-1} + (X_t - V_{t-1}) / tau = X_t`` forgets everything, so the network is memoryless (it
+answers from each frame alone, averaging the per-frame logits). The embedded tasks are the simulated event camera
 of :mod:`spikeDE.data.dvs_synthetic` on a ``--size`` x ``--size`` sensor. Robustness (at ``--robust-frames``):
 test accuracy of the trained models under event drop, background events and event time jitter
 (:mod:`spikeDE.analysis.attacks`), mean over seeds.
@@ -37,7 +39,8 @@ from spikeDE.train.registry import resolve_options  # noqa: E402
 from spikeDE.train.seeding import seed_everything  # noqa: E402
 from spikeDE.train.trainer import Trainer, evaluate_model  # noqa: E402
 
-ARMS = {"flif": ("flif", {}), "lif": ("lif", {}), "lif+tau": ("lif", {"learn_tau": True})}
+ARMS = {"flif": ("flif", {}), "lif": ("lif", {}), "lif+tau": ("lif", {"learn_tau": True}),
+        "no memory": ("lif", {"tau": 1.0})}
 ATTACK_LEVELS = {"event_drop": [0.0, 0.3, 0.6], "event_noise": [0.0, 0.1, 0.3], "event_jitter": [0.0, 1.0, 2.0]}
 EMBEDDED = {"dvs-digits": {"n_train": 600, "n_test": 300}, "dvs-rotation": {"n_train": 500, "n_val": 100, "n_test": 300}}
 

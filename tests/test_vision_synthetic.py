@@ -76,8 +76,8 @@ def test_camera_noise_and_mismatch():
 
 def test_rotation_order_carries_the_label_not_the_sum():
     from sklearn.linear_model import RidgeClassifier
-    tr = S.dvs_rotation("train", frames=8, n_samples=300)
-    te = S.dvs_rotation("test", frames=8, n_samples=300)
+    tr = S.dvs_rotation("train", frames=8, n_samples=240)
+    te = S.dvs_rotation("test", frames=8, n_samples=200)
     x, y = te.tensors[0].numpy(), te.tensors[1].numpy()
     # a memoryless classifier of the frames summed over time stays at chance
     clf = RidgeClassifier(alpha=10.0).fit(tr.tensors[0].sum(1).flatten(1).numpy(), tr.tensors[1].numpy())

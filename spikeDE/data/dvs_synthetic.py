@@ -14,12 +14,14 @@ pixels on a ``size x size`` sensor, moved along three saccades (a triangle of si
 recording of N-MNIST), 100 ms each; 10 classes. Splits 70/10/20, stratified and seeded (as the sequential
 digits of :mod:`spikeDE.data.digits`).
 
-**dvs-rotation** (:func:`dvs_rotation`): a bright dot (Gaussian, ``sigma = 1.5`` px) makes exactly one turn of a
+**dvs-rotation** (:func:`dvs_rotation`): a bright dot (Gaussian, ``sigma = 1.5`` px) goes exactly once around a
 circle (random centre jitter, radius and start angle) clockwise (label 0) or counter-clockwise (label 1).
-Over the whole recording both directions light the same ring once each way, so the frames summed over time
-carry no label information (a memoryless classifier of the summed frames is at chance); the order of the
-frames carries it. (Within one frame the ON events lead and the OFF events trail the dot, so the direction is
-also written, locally, in the polarities of a single frame.)
+Both directions light the same ring, so the frames summed over time carry no label information (a memoryless
+classifier of the summed frames is at chance); the order of the frames carries it. With ``motion="blink"``
+(default) the dot flashes at 32 successive positions (apparent motion): each flash gives its ON and its OFF
+events at the same place, so a single frame shows a piece of arc with no direction either. With
+``motion="smooth"`` the dot glides, and within one frame the ON events lead and the OFF events trail it: the
+polarities of a single frame then tell the direction locally.
 
 Both return ``TensorDataset``s of ``(frames [T, 2, size, size] float32 or float64, label)`` built by
 :func:`spikeDE.data.events.to_frames` (``split_by="time"``); :func:`dvs_digits_events` and
@@ -174,22 +176,33 @@ def dvs_digits(split: str = "train", frames: int = 8, size: int = 32, n_samples:
     return TensorDataset(_frames(sample, ev, len(labels), size, frames, dtype), torch.tensor(labels))
 
 
-def rotation_video(n: int, size: int, steps: int, seed, sigma: float = 1.5):
-    """``(video [n, steps + 1, size, size], labels [n])``: a Gaussian dot making one turn clockwise (label 0)
-    or counter-clockwise (label 1) around a jittered centre, random radius and start angle."""
+def rotation_video(n: int, size: int, steps: int, seed, sigma: float = 1.5, motion: str = "blink"):
+    """``(video [n, S, size, size], labels [n])``: a Gaussian dot going once around a jittered centre (random
+    radius and start angle) clockwise (label 0) or counter-clockwise (label 1), at ``steps`` positions.
+
+    ``motion="smooth"``: the dot glides (``S = steps + 1`` instants). ``motion="blink"``: apparent motion, the dot
+    flashes at each position in turn, one instant on and one instant off (``S = 2 steps + 1``, dark at the
+    start), so every flash gives ON and OFF events at the same place and a frame holding whole flashes shows an
+    arc with no direction in it; only the order of the frames tells the direction."""
+    if motion not in ("smooth", "blink"):
+        raise ValueError(f"motion must be 'smooth' or 'blink', got {motion!r}")
     g = np.random.default_rng(seed)
     labels = g.integers(0, 2, n)
     c = size / 2 - 0.5 + g.uniform(-1.5, 1.5, (n, 2))
     r = g.uniform(0.22, 0.32, n) * size
     a0 = g.uniform(0, 2 * np.pi, n)
     direction = np.where(labels == 0, -1.0, 1.0)     # image rows grow downwards: -1 turns clockwise on screen
-    s = np.arange(steps + 1) / steps
+    s = np.arange(steps + 1) / steps if motion == "smooth" else np.arange(steps) / steps
     ang = a0[:, None] + direction[:, None] * 2 * np.pi * s[None, :]
     px = c[:, 0, None] + r[:, None] * np.cos(ang)
     py = c[:, 1, None] - r[:, None] * np.sin(ang)
     yy, xx = np.mgrid[0:size, 0:size]
-    video = np.exp(-((xx[None, None] - px[..., None, None]) ** 2 + (yy[None, None] - py[..., None, None]) ** 2)
-                   / (2 * sigma ** 2))
+    dots = np.exp(-((xx[None, None] - px[..., None, None]) ** 2 + (yy[None, None] - py[..., None, None]) ** 2)
+                  / (2 * sigma ** 2))
+    if motion == "smooth":
+        return dots, labels
+    video = np.zeros((n, 2 * steps + 1, size, size))
+    video[:, 1::2] = dots
     return video, labels
 
 
@@ -198,12 +211,12 @@ _ROTATION_SIZES = {"train": 1000, "val": 200, "test": 400}
 
 def dvs_rotation_events(split: str = "train", size: int = 32, n_samples: int | None = None, steps: int = 32,
                         duration_us: float = 300_000.0, threshold: float = 0.25, threshold_sigma: float = 0.03,
-                        noise_rate: float = 0.5, seed: int = 0):
+                        noise_rate: float = 0.5, motion: str = "blink", seed: int = 0):
     """``(sample, events, labels)`` of the dvs-rotation split (module doc)."""
     _check(split, size, 1)
     n = _ROTATION_SIZES[split] if n_samples is None else int(n_samples)
-    video, labels = rotation_video(n, size, steps, [seed, _SPLITS.index(split), 2])
-    sample, ev = simulate_dvs(video, duration_us / steps, threshold, threshold_sigma, noise_rate,
+    video, labels = rotation_video(n, size, steps, [seed, _SPLITS.index(split), 2], motion=motion)
+    sample, ev = simulate_dvs(video, duration_us / (video.shape[1] - 1), threshold, threshold_sigma, noise_rate,
                               seed=[seed, _SPLITS.index(split), 3])
     return sample, ev, labels
 
