@@ -99,3 +99,25 @@ def test_missing_dataset_lists_expected_files(tmp_path, name, expect):
     with pytest.raises(FileNotFoundError, match=expect) as err:
         D.EVENT_DATASETS[name]("train", root=tmp_path)
     assert "never downloads" in str(err.value)
+
+
+def test_real_dataset_tasks(tmp_path):
+    from spikeDE.train import get_task
+    from spikeDE.train.config import ConfigError
+    from spikeDE.train.registry import resolve_options
+    for split in ("Train", "Test"):
+        for digit in range(2):
+            for k in range(3):
+                f = tmp_path / "nmnist" / split / str(digit) / f"{k:05d}.bin"
+                f.parent.mkdir(parents=True, exist_ok=True)
+                E.write_atis_bin(f, _events(40, 34, 34, seed=k + 7 * digit))
+    spec = get_task("nmnist")
+    assert spec.defaults["model"] == "spiking-vgg"
+    data = spec.build(resolve_options(spec.options, {"root": str(tmp_path), "frames": 3, "downsample": 2}, "nmnist"),
+                      torch.float32)
+    assert data.info.input_shape == (2, 17, 17) and data.info.steps == 3 and data.info.n_classes == 10
+    x, y = data.train[0]
+    assert x.shape == (3, 2, 17, 17) and len(data.test) == 6
+    with pytest.raises(ConfigError, match="expected|Expected"):
+        get_task("dvs-gesture").build(resolve_options(get_task("dvs-gesture").options, {"root": str(tmp_path)},
+                                                      "dvs-gesture"), torch.float32)
