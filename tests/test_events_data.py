@@ -165,6 +165,10 @@ def test_numpy_formats(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ bad streams
 def test_bad_streams():
+    with pytest.raises(ValueError, match="non-integer"):
+        E.make_events([1.5], [0], [0], [0])
+    with pytest.raises(ValueError, match="outside the range"):
+        E.make_events([40000], [0], [0], [0])
     ev = _random_events(50)
     with pytest.raises(ValueError, match="x outside"):
         E.to_frames(ev, (20, 34, 2), n_time_bins=4)

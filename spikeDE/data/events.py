@@ -88,6 +88,17 @@ def make_events(x, y, t, p) -> np.ndarray:
     for name, a in (("y", y), ("t", t), ("p", p)):
         if len(a) != n:
             raise ValueError(f"make_events: {name} has {len(a)} entries but x has {n}")
+    for name, a in (("x", x), ("y", y), ("t", t), ("p", p)):
+        if n == 0:
+            break
+        if a.dtype.kind == "f" and not bool(np.all(a == np.floor(a))):
+            raise ValueError(f"make_events: {name} holds non-integer values (first {a[a != np.floor(a)][0]!r})")
+        if a.dtype.kind not in "iufb":
+            raise ValueError(f"make_events: {name} must be numeric, got dtype {a.dtype}")
+        info = np.iinfo(EVENT_DTYPE[name])
+        if a.dtype.kind != "b" and (a.min() < info.min or a.max() > info.max):
+            raise ValueError(f"make_events: {name} outside the range of {EVENT_DTYPE[name]} "
+                             f"([{info.min}, {info.max}]): min {a.min()}, max {a.max()}")
     ev = np.empty(n, dtype=EVENT_DTYPE)
     ev["x"], ev["y"], ev["t"], ev["p"] = x, y, t, p
     return ev
@@ -133,9 +144,12 @@ def check_events(events, sensor_size=None, where: str = "events") -> np.ndarray:
     for name, hi in zip("xyp", limits):
         a = events[name]
         # one reduction: negatives read as unsigned are huge
-        top = int(a.view(_UNSIGNED[a.dtype.itemsize]).max()) if a.dtype.kind == "i" else int(a.max())
         bound = hi if hi is not None else (1 << (8 * a.dtype.itemsize - 1))
-        if top >= bound:
+        if a.dtype.kind == "i":
+            bad_any = int(a.view(_UNSIGNED[a.dtype.itemsize]).max()) >= bound
+        else:
+            bad_any = a.min() < 0 or (hi is not None and a.max() >= hi)
+        if bad_any:
             bad = np.flatnonzero((a < 0) | (a >= bound))
             rng = f"[0, {hi})" if hi is not None else ">= 0"
             raise ValueError(f"{where}: {len(bad)} event(s) with {name} outside {rng} for sensor_size "
