@@ -90,3 +90,5 @@ def test_cli_trains_dvs_digits_with_a_vision_model(tmp_path, capsys):
     text = open(os.path.join(out, "config.toml")).read()
     assert 'model = "spiking-vgg"' in text and "epochs = 1" in text
     assert "spiking-vgg" in capsys.readouterr().out
+    assert main(["evaluate", out, "--attack", "event_drop", "--levels", "0", "0.5", "--no-plots", "--threads", "1"]) == 0
+    assert "event_drop" in capsys.readouterr().out
