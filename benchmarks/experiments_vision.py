@@ -11,7 +11,8 @@ Model: the spiking VGG of ``spikede train`` (``[Conv3x3 -> BN -> neuron -> MaxPo
 weights and batches): ``flif`` (fractional LIF, alpha learned from 0.5, one per layer), ``lif`` (tau = 2) and
 ``lif+tau`` (LIF with one learned tau per layer, from 2), and the control ``no memory``: LIF with ``tau = 1``,
 whose step ``H_t = V_{t-1} + (X_t - V_{t-1}) / tau = X_t`` forgets everything, so the network is memoryless (it
-answers from each frame alone, averaging the per-frame logits). The embedded tasks are the simulated event camera
+answers from each frame alone, averaging the per-frame logits). ``--arms`` also offers ``flif a0=0.8``,
+``flif a0=0.9`` (alpha learned from 0.8 / 0.9) and ``flif soe`` (SOE memory). The embedded tasks are the simulated event camera
 of :mod:`spikeDE.data.dvs_synthetic` on a ``--size`` x ``--size`` sensor. Robustness (at ``--robust-frames``):
 test accuracy of the trained models under event drop, background events and event time jitter
 (:mod:`spikeDE.analysis.attacks`), mean over seeds.
@@ -39,8 +40,10 @@ from spikeDE.train.registry import resolve_options  # noqa: E402
 from spikeDE.train.seeding import seed_everything  # noqa: E402
 from spikeDE.train.trainer import Trainer, evaluate_model  # noqa: E402
 
-ARMS = {"flif": ("flif", {}), "lif": ("lif", {}), "lif+tau": ("lif", {"learn_tau": True}),
-        "no memory": ("lif", {"tau": 1.0})}
+ARMS = {"flif": ("flif", {}, {}), "lif": ("lif", {}, {}), "lif+tau": ("lif", {"learn_tau": True}, {}),
+        "no memory": ("lif", {"tau": 1.0}, {})}
+EXTRA_ARMS = {"flif a0=0.8": ("flif", {}, {"alpha": 0.8}), "flif a0=0.9": ("flif", {}, {"alpha": 0.9}),
+              "flif soe": ("flif", {}, {"memory": "soe"})}
 ATTACK_LEVELS = {"event_drop": [0.0, 0.3, 0.6], "event_noise": [0.0, 0.1, 0.3], "event_jitter": [0.0, 1.0, 2.0]}
 EMBEDDED = {"dvs-digits": {"n_train": 600, "n_test": 300}, "dvs-rotation": {"n_train": 500, "n_val": 100, "n_test": 300}}
 
@@ -63,10 +66,10 @@ def build_data(task: str, frames: int, size: int, quick: bool):
 
 
 def train_arm(data, arm: str, seed: int, args) -> tuple[torch.nn.Module, dict]:
-    neuron, extra = ARMS[arm]
+    neuron, extra, cfg_extra = {**ARMS, **EXTRA_ARMS}[arm]
     spec = get_model("spiking-vgg")
     cfg = TrainConfig(task=data.info.name, model="spiking-vgg", neurons=[neuron], seed=seed, epochs=args.epochs,
-                      lr=args.lr, batch_size=args.batch_size, threads=1, device=args.device)
+                      lr=args.lr, batch_size=args.batch_size, threads=1, device=args.device, **cfg_extra)
     opts = resolve_options(spec.options, {"width": args.width, "blocks": args.blocks, **extra}, "spiking-vgg")
     seed_everything(seed)
     model = spec.build(data.info, cfg, neuron, opts)
@@ -116,6 +119,9 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=16, help="sensor size of the embedded tasks (0: the task's default)")
     p.add_argument("--robust-frames", type=int, default=8)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS) + list(EXTRA_ARMS),
+                   help="arms to train (default: flif, lif, lif+tau, no memory)")
+    p.add_argument("--no-robustness", action="store_true")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=os.path.join("runs", "experiments_vision"))
     args = p.parse_args(argv)
@@ -129,12 +135,12 @@ def main(argv=None):
         for T in args.frames:
             data = build_data(task, T, args.size, args.quick)
             for seed in range(args.seeds):
-                for arm in ARMS:
+                for arm in args.arms:
                     model, r = train_arm(data, arm, seed, args)
                     rows.append({"task": task, "T": T, "seed": seed, "arm": arm, **r})
                     print(f"{task} T={T} seed={seed} {arm}: test acc {r['acc']:.3f} ({r['secs']:.0f} s) "
                           f"{r['alpha'] or r['tau']}", flush=True)
-                    if T == args.robust_frames:
+                    if T == args.robust_frames and not args.no_robustness:
                         for (attack, level), acc in robustness(model, data, seed, args.device).items():
                             robust.append({"task": task, "arm": arm, "seed": seed, "attack": attack, "level": level,
                                            "acc": acc})
@@ -148,23 +154,24 @@ def main(argv=None):
     lines = [f"Spiking VGG (width {args.width}, {args.blocks} blocks), {args.epochs} epochs, batch {args.batch_size}, "
              f"{args.seeds} seeds, sensor {args.size or 'default'}; test accuracy, mean +- std over seeds; "
              f"total {total / 60:.1f} min on {args.device}.", "",
-             "| task | T | " + " | ".join(ARMS) + " | train s (flif / lif) |",
-             "|---|---|" + "---|" * len(ARMS) + "---|"]
+             "| task | T | " + " | ".join(args.arms) + " | train s (" + " / ".join(args.arms) + ") |",
+             "|---|---|" + "---|" * len(args.arms) + "---|"]
     for task in args.tasks:
         for T in args.frames:
             sel = [r for r in rows if r["task"] == task and r["T"] == T]
-            cells = [_ms([r["acc"] for r in sel if r["arm"] == a]) for a in ARMS]
-            secs = [statistics.median([r["secs"] for r in sel if r["arm"] == a]) for a in ("flif", "lif")]
-            lines.append(f"| {task} | {T} | " + " | ".join(cells) + f" | {secs[0]:.0f} / {secs[1]:.0f} |")
+            cells = [_ms([r["acc"] for r in sel if r["arm"] == a]) for a in args.arms]
+            secs = [statistics.median([r["secs"] for r in sel if r["arm"] == a]) for a in args.arms]
+            lines.append(f"| {task} | {T} | " + " | ".join(cells) + " | " + " / ".join(f"{v:.0f}" for v in secs) + " |")
     if robust:
         lines += ["", f"Robustness at T = {args.robust_frames} (test accuracy, mean over seeds):", "",
-                  "| task | attack | level | " + " | ".join(ARMS) + " |", "|---|---|---|" + "---|" * len(ARMS)]
+                  "| task | attack | level | " + " | ".join(args.arms) + " |",
+                  "|---|---|---|" + "---|" * len(args.arms)]
         keys = [("clean", 0.0)] + [(a, lv) for a, lvs in ATTACK_LEVELS.items() for lv in lvs[1:]]
         for task in args.tasks:
             for attack, level in keys:
                 sel = [r for r in robust if r["task"] == task and r["attack"] == attack and r["level"] == level]
                 if sel:
-                    cells = [f"{statistics.mean([r['acc'] for r in sel if r['arm'] == a]):.3f}" for a in ARMS]
+                    cells = [f"{statistics.mean([r['acc'] for r in sel if r['arm'] == a]):.3f}" for a in args.arms]
                     lines.append(f"| {task} | {attack} | {level:g} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(args.out, "experiments_vision.md"), "w") as fh:
