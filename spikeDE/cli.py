@@ -170,7 +170,7 @@ def _cmd_train(args) -> int:
     else:
         base = _preset_base(args)
         base = load_config(args.config, base) if hasattr(args, "config") else base
-        given = _task_default_model(given, base)
+        given = _task_defaults(given, base)
         task_args = _extra_args(base.task_args if given.get("task", base.task) == base.task else {},
                                 getattr(args, "task_arg", None))
         if hasattr(args, "delay"):
@@ -193,16 +193,19 @@ def _preset_base(args) -> TrainConfig:
     return load_preset(args.preset)
 
 
-def _task_default_model(given: dict, base: TrainConfig) -> dict:
-    """``given`` with the task's default model (e.g. ``ssm-seq`` for ``listops-gen``) when neither the command
-    line nor a config file names a model."""
+def _task_defaults(given: dict, base: TrainConfig) -> dict:
+    """``given`` with the task's run defaults (e.g. model ``ssm-seq`` for ``listops-gen``, a vision model and
+    fewer epochs for event tasks) for every setting that neither the command line nor a preset or config file
+    sets (left at the :class:`TrainConfig` default)."""
     from .train import TASKS
 
     task = given.get("task", base.task)
-    if "model" in given or base.model != TrainConfig().model or task not in TASKS:
+    if task not in TASKS:
         return given
-    default = TASKS.get(task).default_model
-    return {**given, "model": default} if default else given
+    plain = TrainConfig()
+    extra = {k: v for k, v in TASKS.get(task).defaults.items()
+             if k not in given and getattr(base, k) == getattr(plain, k)}
+    return {**given, **extra}
 
 
 def _cmd_evaluate(args) -> int:
@@ -236,7 +239,7 @@ def _cmd_list(args) -> int:
     print("tasks:")
     for t in TASKS:
         opts = ", ".join(f"{k}={v}" for k, v in t.options.items())
-        dm = f"; default model {t.default_model}" if getattr(t, "default_model", None) else ""
+        dm = f"; default model {t.defaults['model']}" if "model" in t.defaults else ""
         print(f"  {t.name:18s} {t.description}\n  {'':18s} options: {opts or '-'}; "
               f"readouts: {', '.join(t.readouts)}{dm}")
     print("models:")

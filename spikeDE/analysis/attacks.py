@@ -14,6 +14,18 @@ the same perturbation on every device.
   sequence (``"channel"``) or each time step (``"step"``) is set to zero with probability ``level``.
 * ``occlusion`` (:func:`occlusion`): a contiguous window of ``round(level * T)`` steps, at a uniformly random
   position per sample, is set to zero (all channels).
+
+Event-frame attacks: ``x`` holds event counts (non-negative integers, e.g. frames ``[T, B, 2, H, W]`` of
+:func:`spikeDE.data.events.to_frames`), and each attack acts on the events themselves:
+
+* ``event_drop`` (:func:`event_drop`): every event is removed independently with probability ``level``:
+  ``x' ~ Binomial(x, 1 - level)`` per entry.
+* ``event_noise`` (:func:`event_noise`): background-activity events: ``x' = x + Poisson(level)`` per entry
+  (``level`` = expected noise events per pixel, polarity and frame).
+* ``event_jitter`` (:func:`event_jitter`): every event moves ``d`` frames, ``d`` an integer with
+  ``P(d) ~ exp(-d^2 / (2 level^2))`` for ``|d| <= ceil(3 level)``, independently per event (a multinomial split of
+  each count, drawn as a chain of binomials); events pushed past the first or last frame stay there. The total
+  count of every pixel and polarity is preserved. ``level`` is the standard deviation in frames.
 """
 from __future__ import annotations
 
@@ -23,8 +35,8 @@ import torch
 
 from .._checks import check_floating, check_positive
 
-__all__ = ["gaussian_noise", "temporal_jitter", "input_dropout", "occlusion", "apply_attack", "ATTACKS",
-           "DEFAULT_LEVELS"]
+__all__ = ["gaussian_noise", "temporal_jitter", "input_dropout", "occlusion", "event_drop", "event_noise",
+           "event_jitter", "apply_attack", "ATTACKS", "DEFAULT_LEVELS"]
 
 
 def _generator(generator) -> torch.Generator | None:
@@ -114,13 +126,74 @@ def occlusion(x: torch.Tensor, level: float, generator=None) -> torch.Tensor:
     return torch.where(hidden, torch.zeros((), dtype=x.dtype, device=x.device), x)
 
 
-ATTACKS = {"noise": gaussian_noise, "jitter": temporal_jitter, "dropout": input_dropout, "occlusion": occlusion}
+def _counts(x, name):
+    if bool((x < 0).any()) or not bool((x == torch.round(x)).all()):
+        raise ValueError(f"{name}: x must hold event counts (non-negative integers)")
+
+
+def _binomial(count, prob, g):
+    """``Binomial(count, prob)`` per entry, drawn on the CPU (float64) and returned in ``count``'s dtype/device."""
+    c = count.detach().to("cpu", torch.float64)
+    p = torch.as_tensor(prob, dtype=torch.float64).expand_as(c).contiguous()
+    draw = torch.binomial(c, p, generator=g) if g is not None else torch.binomial(c, p)
+    return draw.to(dtype=count.dtype, device=count.device)
+
+
+def event_drop(x: torch.Tensor, level: float, generator=None) -> torch.Tensor:
+    """Remove every event with probability ``level``: ``x' ~ Binomial(x, 1 - level)``."""
+    level = _check(x, level, "event_drop", probability=True)
+    _counts(x, "event_drop")
+    if level == 0:
+        return x.clone()
+    return _binomial(x, 1.0 - level, _generator(generator))
+
+
+def event_noise(x: torch.Tensor, level: float, generator=None) -> torch.Tensor:
+    """Add background events: ``x' = x + Poisson(level)`` per entry."""
+    level = _check(x, level, "event_noise")
+    _counts(x, "event_noise")
+    if level == 0:
+        return x.clone()
+    g = _generator(generator)
+    rate = torch.full(x.shape, level, dtype=torch.float64)
+    noise = torch.poisson(rate, generator=g) if g is not None else torch.poisson(rate)
+    return x + noise.to(dtype=x.dtype, device=x.device)
+
+
+def event_jitter(x: torch.Tensor, level: float, generator=None) -> torch.Tensor:
+    """Move every event by a discrete Gaussian number of frames (std ``level``), clamped to ``[0, T)``."""
+    level = _check(x, level, "event_jitter")
+    _counts(x, "event_jitter")
+    if level == 0:
+        return x.clone()
+    g = _generator(generator)
+    K = int(math.ceil(3 * level))
+    d = torch.arange(-K, K + 1, dtype=torch.float64)
+    q = torch.exp(-d ** 2 / (2 * level ** 2))
+    q = q / q.sum()
+    tail = torch.flip(torch.cumsum(torch.flip(q, [0]), 0), [0])      # P(D >= d)
+    T = x.shape[0]
+    out = torch.zeros_like(x)
+    left = x.clone()
+    for i, shift in enumerate(range(-K, K + 1)):
+        part = left if i == 2 * K else _binomial(left, min(1.0, float(q[i] / tail[i])), g)
+        left = left - part
+        idx = torch.clamp(torch.arange(T, device=x.device) + shift, 0, T - 1)
+        out.index_add_(0, idx, part)
+    return out
+
+
+ATTACKS = {"noise": gaussian_noise, "jitter": temporal_jitter, "dropout": input_dropout, "occlusion": occlusion,
+           "event_drop": event_drop, "event_noise": event_noise, "event_jitter": event_jitter}
 
 DEFAULT_LEVELS = {
     "noise": (0.0, 0.1, 0.2, 0.3, 0.5, 0.8),
     "jitter": (0.0, 1.0, 2.0, 4.0, 8.0),
     "dropout": (0.0, 0.1, 0.2, 0.3, 0.5),
     "occlusion": (0.0, 0.1, 0.25, 0.5),
+    "event_drop": (0.0, 0.2, 0.4, 0.6, 0.8),
+    "event_noise": (0.0, 0.05, 0.1, 0.2, 0.5),
+    "event_jitter": (0.0, 0.5, 1.0, 2.0),
 }
 
 

@@ -99,7 +99,7 @@ class TaskSpec:
     description: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
     readouts: tuple = ("mean", "last", "window")
-    default_model: str | None = None  # the model ``spikede train --task NAME`` uses when none is named
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -170,12 +170,13 @@ NEURONS: Registry[NeuronSpec] = Registry("neuron")
 
 
 def register_task(name: str, *, description: str = "", options: Mapping[str, Any] | None = None,
-                  readouts: tuple = ("mean", "last", "window"), default_model: str | None = None,
+                  readouts: tuple = ("mean", "last", "window"), defaults: Mapping[str, Any] | None = None,
                   overwrite: bool = False):
-    """Decorator: register ``build(opts, dtype) -> TaskData`` as task ``name`` (``default_model``: the model used
-    when a run names none)."""
+    """Decorator: register ``build(opts, dtype) -> TaskData`` as task ``name``. ``defaults``: run settings
+    (:class:`TrainConfig` fields such as ``model`` or ``epochs``) that ``spikede train --task NAME`` uses when the
+    command line gives none (and no ``--config``)."""
     def deco(fn):
-        TASKS.register(TaskSpec(name, fn, description, dict(options or {}), tuple(readouts), default_model),
+        TASKS.register(TaskSpec(name, fn, description, dict(options or {}), tuple(readouts), dict(defaults or {})),
                        overwrite)
         return fn
     return deco

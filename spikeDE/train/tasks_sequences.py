@@ -44,7 +44,7 @@ def _err(task: str, e: Exception) -> ConfigError:
                                           "token ids with padding; no files",
                options={"min_length": 100, "max_length": 500, "n_train": 1000, "n_val": 200, "n_test": 500,
                         "max_depth": 10, "max_args": 10, "data_seed": 0},
-               readouts=("last", "mean"), default_model="ssm-seq")
+               readouts=("last", "mean"), defaults={"model": "ssm-seq"})
 def _listops_gen(opts, dtype):
     try:
         sets = listops_generated((opts["n_train"], opts["n_val"], opts["n_test"]), min_length=opts["min_length"],
@@ -157,7 +157,7 @@ def _lm_data(name: str, codec, splits: dict, opts: dict, unit: str) -> TaskData:
                                           "$SPIKEDE_DATA/tinyshakespeare/input.txt, 90/5/5 split; one epoch = "
                                           "n_windows windows of `context` characters at seeded random offsets; "
                                           "val/test: consecutive windows (n_eval_windows: 0 = all)",
-               options=dict(_LM_OPTIONS), readouts=("last",), default_model="ssm-lm")
+               options=dict(_LM_OPTIONS), readouts=("last",), defaults={"model": "ssm-lm"})
 def _shakespeare(opts, dtype):
     from ..data.text import tiny_shakespeare
 
@@ -171,7 +171,7 @@ def _shakespeare(opts, dtype):
 @register_task("wikitext103", description="WikiText-103 next token ($SPIKEDE_DATA/wikitext-103/wiki.{train,valid,"
                                           "test}.tokens): level=word (standard vocabulary, perplexity) or byte "
                                           "(bits per byte); one epoch = n_windows windows of `context` tokens",
-               options={**_LM_OPTIONS, "level": "word"}, readouts=("last",), default_model="ssm-lm")
+               options={**_LM_OPTIONS, "level": "word"}, readouts=("last",), defaults={"model": "ssm-lm"})
 def _wikitext103(opts, dtype):
     from ..data.text import wikitext103
 
@@ -258,7 +258,7 @@ def _mnist_task(name: str, permuted: bool):
     @register_task(name, description=f"{'permuted ' if permuted else ''}sequential MNIST (T=784 pixels, 1 channel, 10 "
                                      "classes) from the IDX files in $SPIKEDE_DATA/MNIST/raw; val carved from train",
                    options={"val_size": 5000, "seed": 0, **_SIZES}, readouts=("mean", "last"),
-                   default_model="ssm-seq")
+                   defaults={"model": "ssm-seq"})
     def build(opts, dtype):
         from ..data.smnist import sequential_mnist
 
@@ -275,7 +275,7 @@ _mnist_task("psmnist", True)
 def _token_task(name: str, reader_name: str, description: str, max_length: int, n_classes: int, vocab: int,
                 pair: bool = False):
     @register_task(name, description=description, options={"max_length": max_length, "truncate": False, **_SIZES},
-                   readouts=("last", "mean"), default_model="ssm-seq")
+                   readouts=("last", "mean"), defaults={"model": "ssm-seq"})
     def build(opts, dtype):
         from ..data import lra
 
@@ -299,7 +299,8 @@ _token_task("lra-retrieval", "aan_retrieval", "LRA Retrieval: two AAN papers as 
 
 @register_task("lra-image", description="LRA Image: grayscale CIFAR-10 as 1024 pixels (1 channel, 10 classes) from "
                                         "cifar-10-batches-py; val carved from the training batches",
-               options={"val_size": 5000, "seed": 0, **_SIZES}, readouts=("mean", "last"), default_model="ssm-seq")
+               options={"val_size": 5000, "seed": 0, **_SIZES}, readouts=("mean", "last"),
+               defaults={"model": "ssm-seq"})
 def _lra_image(opts, dtype):
     from ..data.lra import cifar_image
 
@@ -321,13 +322,14 @@ def _pathfinder(name: str, opts, dtype, resolution: int):
                                          "resolution^2 pixels (32: L=1024, 64, 128) from lra_release/pathfinder<res>/"
                                          "<difficulty>; seeded 80/10/10 split",
                options={"resolution": 32, "difficulty": "hard", "seed": 0, **_SIZES}, readouts=("mean", "last"),
-               default_model="ssm-seq")
+               defaults={"model": "ssm-seq"})
 def _pathfinder32(opts, dtype):
     return _pathfinder("pathfinder", opts, dtype, opts["resolution"])
 
 
 @register_task("pathx", description="LRA Path-X: Pathfinder at 128x128 (L=16384) from lra_release/pathfinder128",
-               options={"difficulty": "hard", "seed": 0, **_SIZES}, readouts=("mean", "last"), default_model="ssm-seq")
+               options={"difficulty": "hard", "seed": 0, **_SIZES}, readouts=("mean", "last"),
+               defaults={"model": "ssm-seq"})
 def _pathx(opts, dtype):
     return _pathfinder("pathx", opts, dtype, 128)
 
@@ -335,7 +337,7 @@ def _pathx(opts, dtype):
 @register_task("speech-commands", description="Speech Commands v0.02 keyword spotting, raw 16 kHz waveform (L=16000) "
                                               "or downsampled by an integer factor; subset sc35 (35 classes) or sc10",
                options={"subset": "sc35", "downsample": 1, **_SIZES}, readouts=("mean", "last"),
-               default_model="ssm-seq")
+               defaults={"model": "ssm-seq"})
 def _speech_commands(opts, dtype):
     from ..data.speech_commands import speech_commands
 
