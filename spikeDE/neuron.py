@@ -15,8 +15,9 @@ Calling conventions (``step_mode``):
   the state (membrane, fractional history / SOE modes) until :meth:`BaseNeuron.reset` or :func:`reset_net`.
   Single-step and multi-step give the same results (up to floating-point rounding for ``alpha < 1``).
 
-Inside :class:`spikeDE.SNNWrapper` the wrapper sets the order, scheme, memory and step of every neuron layer
-(its own settings apply when the neuron runs on its own).
+Inside :class:`spikeDE.SNNWrapper` the wrapper owns the orders and passes them, with the scheme, memory and step,
+explicitly to every neuron layer's forward (``context=``); the neuron's own settings apply when it runs on its
+own (a learnable order of its own is fixed when it is wrapped, since it would never receive a gradient).
 
 State for monitors: ``neuron.v`` / ``neuron.spike`` hold the membrane (after reset) and the spikes of the last
 step (``[B, ...]``, detached); with ``neuron.record = True`` a multi-step call also keeps ``neuron.v_seq`` and
@@ -30,7 +31,7 @@ the hard-reset neuron really sets ``V = v_reset``.
 from __future__ import annotations
 
 import copy
-
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -47,7 +48,8 @@ from .order import FractionalOrder
 from .surrogate import get_surrogate
 
 __all__ = ["BaseNeuron", "IFNeuron", "LIFNeuron", "HardResetLIFNeuron", "NoisyLIFNeuron",
-           "MultiTermCoefficients", "Dynamics", "reset_net", "check_memory", "check_integrator"]
+           "MultiTermCoefficients", "Dynamics", "CallContext", "make_dynamics", "reset_net", "check_memory",
+           "check_integrator"]
 
 SOE_TOL = 1e-4
 SOE_HORIZON = 1 << 14
@@ -81,7 +83,8 @@ def check_memory(memory, where: str | None = None):
 class MultiTermCoefficients(nn.Module):
     """Positive weights ``c_i`` of a distributed-order derivative ``sum_i c_i D^{alpha_i}``.
 
-    A learnable set is stored as ``log_c`` (``c = exp(log_c)``, always positive); a fixed set is a buffer.
+    A learnable set is stored as ``log_coefficient`` (``c = exp(log_coefficient)``, always positive); a fixed set
+    is a buffer.
     """
 
     def __init__(self, values, learnable: bool = False, name: str | None = None):
@@ -90,12 +93,23 @@ class MultiTermCoefficients(nn.Module):
         check_positive(v, "multi_coefficient", where=name)
         self.learnable = bool(learnable)
         if self.learnable:
-            self.log_c = nn.Parameter(torch.log(v))
+            self.log_coefficient = nn.Parameter(torch.log(v))
         else:
             self.register_buffer("fixed", v)
 
+    @property
+    def log_c(self) -> nn.Parameter:
+        """The learnable parameter (``log_coefficient``; its name before it carried ``coefficient``)."""
+        return self.log_coefficient
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        old, new = prefix + "log_c", prefix + "log_coefficient"  # checkpoints of spikeDE 0.2.0
+        if old in state_dict and new not in state_dict:
+            state_dict[new] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self) -> torch.Tensor:
-        return torch.exp(self.log_c) if self.learnable else self.fixed
+        return torch.exp(self.log_coefficient) if self.learnable else self.fixed
 
     def extra_repr(self) -> str:
         return f"coefficients={[round(float(c), 4) for c in self().detach()]}, learnable={self.learnable}"
@@ -103,11 +117,16 @@ class MultiTermCoefficients(nn.Module):
 
 @dataclass
 class Dynamics:
-    """The time stepping a neuron layer uses in one forward call (set by the wrapper or by the neuron)."""
+    """The time stepping a neuron layer uses in one forward call, passed explicitly to its forward (by
+    :class:`spikeDE.SNNWrapper`) or built from the neuron's own settings (:meth:`BaseNeuron.own_dynamics`).
+
+    ``alpha``: the order(s) as a tensor with its graph (``None``: integer order); ``coefficients``: the
+    multi-term weights (``None``: a single term); ``integer``: take the integer-order (LIF) kernel.
+    """
 
     integrator: str
-    order: FractionalOrder | None
-    coefficients: MultiTermCoefficients | None
+    alpha: torch.Tensor | None
+    coefficients: torch.Tensor | None
     method: str
     memory: object
     dt: float
@@ -115,11 +134,23 @@ class Dynamics:
     soe_horizon: int = SOE_HORIZON
     block: int | None = None  # None: DEFAULT_BLOCK (exact / short memory) or DEFAULT_SOE_BLOCK (SOE)
     sub_block: int = DEFAULT_SUB_BLOCK
+    integer: bool = False
+
+
+def make_dynamics(integrator: str, order: FractionalOrder | None, coefficients: MultiTermCoefficients | None,
+                  method: str, memory, dt: float, **kwargs) -> Dynamics:
+    """:class:`Dynamics` with the orders evaluated now (graph kept for learnable ones); integer order for
+    ``integrator='odeint'`` or a fixed order of exactly 1 (except for the corrector, Heun's step at 1)."""
+    if integrator == "odeint" or order is None:
+        return Dynamics("odeint", None, None, method, memory, dt, integer=True, **kwargs)
+    coefs = coefficients() if coefficients is not None else None
+    integer = order.is_one() and method != "corrector"
+    return Dynamics(integrator, order(), coefs, method, memory, dt, integer=integer, **kwargs)
 
 
 @dataclass
-class _External:
-    """Per-call context from :class:`spikeDE.SNNWrapper`."""
+class CallContext:
+    """What :class:`spikeDE.SNNWrapper` passes to each neuron layer's forward for one call (``context=``)."""
 
     dynamics: Dynamics
     mode: str  # 'fold' (sequence folded into the batch) or 'single'
@@ -223,7 +254,6 @@ class BaseNeuron(nn.Module):
         self.dt = float(dt)
         self.step_mode = self._check_step_mode(step_mode)
         self.record = False
-        object.__setattr__(self, "_external", None)
         self._clear_state()
 
     # ----------------------------------------------------------------- parameters
@@ -263,7 +293,24 @@ class BaseNeuron(nn.Module):
 
     def own_dynamics(self) -> Dynamics:
         """The time stepping this neuron uses on its own (outside :class:`spikeDE.SNNWrapper`)."""
-        return Dynamics(self.integrator, self.order, self.coefficients, self.method, self.memory, self.dt)
+        return make_dynamics(self.integrator, self.order, self.coefficients, self.method, self.memory, self.dt)
+
+    def yield_orders(self, owner: str = "SNNWrapper") -> None:
+        """Hand the order over to a wrapper: a learnable order (or multi-term weights) of the neuron's own would
+        never receive a gradient there, so it becomes fixed at its current value (a buffer, used only when the
+        neuron runs on its own), with a warning naming what to write instead."""
+        learn_a = self.order.learnable
+        learn_c = self.coefficients is not None and self.coefficients.learnable
+        if not (learn_a or learn_c):
+            return
+        where = type(self).__name__
+        warnings.warn(f"{where}: its own learnable order/weights (learn_alpha / learn_coefficient) are unused inside "
+                      f"{owner}, which owns the orders; they are fixed here. Write {owner}(..., alpha=..., "
+                      f"learn_alpha=True) instead.", UserWarning, stacklevel=3)
+        value = self.order.value
+        self.order = FractionalOrder(value, learnable=False, shape=tuple(value.shape), name=where)
+        if learn_c:
+            self.coefficients = MultiTermCoefficients(self.coefficients().detach(), False, where)
 
     # ----------------------------------------------------------------- state
     def _clear_state(self):
@@ -294,9 +341,11 @@ class BaseNeuron(nn.Module):
         self.__dict__.update({k: _private_copy(v) for k, v in zip(self.STREAM_STATE, state)})
 
     # ----------------------------------------------------------------- forward
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, context: CallContext | None = None) -> torch.Tensor:
+        """Spikes for ``x`` (see the module docstring); ``context``: the orders and call layout from
+        :class:`spikeDE.SNNWrapper` (``None``: the neuron's own settings)."""
         check_floating(x, "input", type(self).__name__)
-        ext = self._external
+        ext = context
         if ext is not None:
             dyn = ext.dynamics
             if ext.mode == "fold":
@@ -330,12 +379,7 @@ class BaseNeuron(nn.Module):
     @staticmethod
     def _orders(dyn: Dynamics):
         """(alpha tensor, coefficient tensor or None, integer-order?)"""
-        if dyn.integrator == "odeint" or dyn.order is None:
-            return None, None, True
-        alpha = dyn.order()
-        coefs = dyn.coefficients() if dyn.coefficients is not None else None
-        integer = dyn.order.is_one() and dyn.method != "corrector"
-        return alpha, coefs, integer
+        return dyn.alpha, dyn.coefficients, dyn.integer
 
     def _integer_tau(self, dyn: Dynamics, coefs, like):
         """``tau / dt`` of the integer-order step (``sum_i c_i dV/dt = f`` divides by ``sum_i c_i``)."""

@@ -1,6 +1,8 @@
 r"""The fractional order ``alpha`` of a layer: fixed, or learnable and kept inside ``(0, 1]``.
 
-A learnable order is stored as an unconstrained ``logit`` and read as ``alpha = sigmoid(logit)``, so it
+A learnable order is stored as an unconstrained ``alpha_logit`` and read as ``alpha = sigmoid(alpha_logit)`` (the
+name contains ``alpha``, so ``[p for n, p in model.named_parameters() if 'alpha' in n]`` selects every learnable
+order, e.g. for its own learning rate), so it
 always lies in ``(0, 1)`` and its gradient never dies at a clamp (``d alpha/d logit = alpha (1 - alpha)``).
 ``alpha = 1`` (the integer order) is its limit; a learnable order initialised at ``1`` starts at
 ``1 - 1e-3`` (documented, so that it can move). A fixed order is a buffer and may equal 1 exactly; it is
@@ -26,7 +28,7 @@ class FractionalOrder(nn.Module):
 
     Args:
         alpha: initial order(s), ``0 < alpha <= 1``: a number, a sequence or a tensor.
-        learnable: make it a parameter ``logit`` with ``alpha = sigmoid(logit)``.
+        learnable: make it a parameter ``alpha_logit`` with ``alpha = sigmoid(alpha_logit)``.
         shape: broadcast a scalar ``alpha`` to this shape (e.g. one order per channel).
         name: used in error messages (e.g. the layer's name).
     """
@@ -43,12 +45,24 @@ class FractionalOrder(nn.Module):
         self.learnable = bool(learnable)
         if self.learnable:
             v = value.clamp(max=LEARNABLE_ALPHA_MAX)
-            self.logit = nn.Parameter((torch.log(v) - torch.log1p(-v)).to(torch.get_default_dtype()))
+            self.alpha_logit = nn.Parameter((torch.log(v) - torch.log1p(-v)).to(torch.get_default_dtype()))
         else:
             self.register_buffer("fixed", value)
 
+    @property
+    def logit(self) -> nn.Parameter:
+        """The learnable parameter (``alpha_logit``; the name of spikeDE 0.2.0 before it carried ``alpha``)."""
+        return self.alpha_logit
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints written before the parameter was named alpha_logit
+        old, new = prefix + "logit", prefix + "alpha_logit"
+        if old in state_dict and new not in state_dict:
+            state_dict[new] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self) -> torch.Tensor:
-        return torch.sigmoid(self.logit) if self.learnable else self.fixed
+        return torch.sigmoid(self.alpha_logit) if self.learnable else self.fixed
 
     @property
     def value(self) -> torch.Tensor:

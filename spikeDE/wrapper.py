@@ -58,8 +58,8 @@ from torch import nn
 
 from ._checks import check_alpha, check_floating, check_positive
 from .dynamics.schemes import canonical_method
-from .neuron import (SOE_HORIZON, SOE_TOL, BaseNeuron, Dynamics, MultiTermCoefficients, _External,
-                     check_integrator, check_memory, reset_net)
+from .neuron import (SOE_HORIZON, SOE_TOL, BaseNeuron, CallContext, Dynamics, MultiTermCoefficients,
+                     check_integrator, check_memory, make_dynamics, reset_net)
 from .order import FractionalOrder
 from . import compat
 
@@ -186,6 +186,15 @@ def parse_alpha_config(alpha, n_layers: int, layer_names=None, multi_coefficient
     return out
 
 
+def _context_hook(ctx: CallContext):
+    """A forward pre-hook that passes ``ctx`` to a neuron's forward as ``context=ctx``."""
+
+    def hook(module, args, kwargs):
+        return args, {**kwargs, "context": ctx}
+
+    return hook
+
+
 class SNNWrapper(compat.LegacyWrapperAPI, nn.Module):
     r"""Fractional-order wrapper of an SNN built with spikeDE neurons (see the module docstring).
 
@@ -236,6 +245,8 @@ class SNNWrapper(compat.LegacyWrapperAPI, nn.Module):
         self._neurons = [(name, m) for name, m in base.named_modules() if isinstance(m, BaseNeuron)]
         if not self._neurons:
             raise ValueError("base has no spikeDE neuron layers (instances of spikeDE.BaseNeuron, e.g. LIFNeuron)")
+        for _, m in self._neurons:
+            m.yield_orders("SNNWrapper")
         names = [f"{name} ({type(m).__name__})" for name, m in self._neurons]
         self.orders = nn.ModuleList()
         self.coefficients = nn.ModuleDict()
@@ -311,9 +322,10 @@ class SNNWrapper(compat.LegacyWrapperAPI, nn.Module):
     # ----------------------------------------------------------------- forward
     def _dynamics(self, i: int, method: str, memory, dt: float) -> Dynamics:
         if self.integrator == "odeint":
-            return Dynamics("odeint", None, None, "gl", None, dt)
+            return make_dynamics("odeint", None, None, "gl", None, dt)
         coefs = self.coefficients[str(i)] if str(i) in self.coefficients else None
-        return Dynamics("fdeint", self.orders[i], coefs, method, memory, dt, self.soe_tol, self.soe_horizon)
+        return make_dynamics("fdeint", self.orders[i], coefs, method, memory, dt, soe_tol=self.soe_tol,
+                             soe_horizon=self.soe_horizon)
 
     def _check_input(self, x):
         check_floating(x, "x", "SNNWrapper")
@@ -386,23 +398,25 @@ class SNNWrapper(compat.LegacyWrapperAPI, nn.Module):
         memory = opts.get("memory", self.memory)
         dt = self._step_from(x_time, T, opts)
         reset_net(self.base)
-        for i, (name, neuron) in enumerate(self._neurons):
-            mode = "fold" if self.step_mode == "multi" else "single"
-            object.__setattr__(neuron, "_external",
-                               _External(self._dynamics(i, m, memory, dt), mode, T, B, -1, name))
+        mode = "fold" if self.step_mode == "multi" else "single"
+        contexts = [CallContext(self._dynamics(i, m, memory, dt), mode, T, B, -1, name)
+                    for i, (name, _) in enumerate(self._neurons)]
+        # each neuron layer receives its orders explicitly, as the keyword ``context`` of its forward
+        handles = [neuron.register_forward_pre_hook(_context_hook(ctx), with_kwargs=True)
+                   for (_, neuron), ctx in zip(self._neurons, contexts)]
         try:
             if self.step_mode == "multi":
                 out = self.base(x.reshape(T * B, *x.shape[2:]))
                 return self._unfold(out, T, B)
             outs = []
             for t in range(T):
-                for _, neuron in self._neurons:
-                    neuron._external.step_index = t
+                for ctx in contexts:
+                    ctx.step_index = t
                 outs.append(self.base(x[t]))
             return self._stack(outs)
         finally:
-            for _, neuron in self._neurons:
-                object.__setattr__(neuron, "_external", None)
+            for h in handles:
+                h.remove()
 
     def _unfold(self, out, T, B):
         if isinstance(out, torch.Tensor):

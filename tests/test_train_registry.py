@@ -75,7 +75,7 @@ def test_arms_trained_side_by_side(registered, tmp_path, capsys):
     # learned order reported for the fractional arm only
     assert rows["test-step"]["alpha"] is None and rows["test-frac"]["alphas"].keys() == {"neuron.alpha"}
     ck = load_checkpoint(os.path.join(out, "test-frac", "checkpoint.pt"))
-    logit = ck["model"]["neuron.alpha.logit"]
+    logit = ck["model"]["neuron.alpha.alpha_logit"]
     assert rows["test-frac"]["alphas"]["neuron.alpha"] == pytest.approx(float(torch.sigmoid(logit)))
     assert "alpha/neuron.alpha" in ck["history"][-1]
     # spike rate and synaptic operations, recomputed by hand from the checkpoint on the test set

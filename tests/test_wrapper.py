@@ -120,7 +120,7 @@ def test_learnable_alpha_registered_at_construction_and_trains():
     torch.manual_seed(0)
     net = SNNWrapper(MLP(n_layers=2), alpha=[0.5, 0.7], learn_alpha=True)
     names = [n for n, _ in net.named_parameters()]
-    assert "orders.0.logit" in names and "orders.1.logit" in names
+    assert "orders.0.alpha_logit" in names and "orders.1.alpha_logit" in names
     opt = torch.optim.Adam(net.parameters(), lr=0.05)  # built right after the wrapper
     x = data(T=40)
     target = torch.zeros(4)
