@@ -404,7 +404,18 @@ class BaseNeuron(nn.Module):
         cx, kp = membrane_recurrence(dyn.method, g, k, self.tau, self.leak, alpha.reshape(-1)[0], dyn.dt)
         return cx.to(like.dtype), kp.to(like.dtype)
 
+    # ----------------------------------------------------------------- extension points
+    def input_sequence(self, seq: torch.Tensor, dyn: Dynamics) -> torch.Tensor:
+        """The membrane's input ``X_t`` (``[T, D]``) from the layer input ``seq``; identity here. A neuron with a
+        synapse (:class:`spikeDE.CubaLIFNeuron`) filters it."""
+        return seq
+
+    def input_step(self, x: torch.Tensor, dyn: Dynamics) -> torch.Tensor:
+        """The single-step counterpart of :meth:`input_sequence` (may keep state in :attr:`STREAM_STATE`)."""
+        return x
+
     def _run_sequence(self, seq: torch.Tensor, dyn: Dynamics, shape: tuple) -> torch.Tensor:
+        seq = self.input_sequence(seq, dyn)
         T = seq.shape[0]
         noise = self.threshold_noise(seq.shape, seq)
         cfg = self.spike_config(noise)
@@ -431,10 +442,16 @@ class BaseNeuron(nn.Module):
 
     def _run_step(self, x: torch.Tensor, dyn: Dynamics) -> torch.Tensor:
         shape = x.shape
-        flat = x.reshape(-1)
+        flat = self.input_step(x.reshape(-1), dyn)
         xi = self.threshold_noise(flat.shape, flat)
+        s, v = self._membrane_step(flat, dyn, self.theta(flat), xi)
+        self.__dict__.update(v=v.detach().reshape(shape), spike=s.detach().reshape(shape))
+        return s.reshape(shape)
+
+    def _membrane_step(self, flat: torch.Tensor, dyn: Dynamics, theta: torch.Tensor, xi=None):
+        """One step ``(S_t, V_t)`` of the membrane from the streaming state (kept in :attr:`STREAM_STATE`), with
+        the threshold ``theta`` (0-d, or one value per neuron ``[D]``). Autograd through the step."""
         cfg = self.spike_config(None)
-        theta = self.theta(x)
         alpha, coefs, integer = self._orders(dyn)
         if integer:
             v = self._v_state if self._v_state is not None else torch.zeros_like(flat)
@@ -459,8 +476,7 @@ class BaseNeuron(nn.Module):
                     self.__dict__["_stream_kernel"] = self._recurrence(dyn, alpha, coefs, cap, flat) + (None,)
                 cx, kp, omega = self._stream_kernel
             s, v = st.step(flat, cx, kp, theta, cfg, omega, xi)
-        self.__dict__.update(v=v.detach().reshape(shape), spike=s.detach().reshape(shape))
-        return s.reshape(shape)
+        return s, v
 
     def extra_repr(self) -> str:
         parts = [f"tau={float(self.tau):.4g}", f"threshold={float(self.threshold):.4g}",

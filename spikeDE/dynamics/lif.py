@@ -140,7 +140,9 @@ class _StepSpike(torch.autograd.Function):
     def backward(ctx, g):
         (u,) = ctx.saved_tensors
         gu = g * ctx.cfg.surrogate.derivative(u, ctx.cfg.scale)
-        dtheta = (-gu).sum().reshape(ctx.theta_shape) if ctx.needs_input_grad[1] else None
+        dtheta = None
+        if ctx.needs_input_grad[1]:  # a per-neuron threshold (adaptive neurons) keeps its shape
+            dtheta = -gu if tuple(ctx.theta_shape) == tuple(gu.shape) else (-gu).sum().reshape(ctx.theta_shape)
         return gu, dtheta, None, None
 
 
