@@ -49,7 +49,8 @@ def build(kind: str):
         from spikeDE import AdaptiveLIFNeuron, CubaLIFNeuron, LIFNeuron, SNNWrapper
 
         neuron = {"alif_soe": lambda: AdaptiveLIFNeuron(TAU, THETA, beta=0.2, tau_adapt=20.0),
-                  "cubalif_exact": lambda: CubaLIFNeuron(TAU, THETA, tau_syn=5.0)}.get(kind, lambda: LIFNeuron(TAU, THETA))
+                  "cubalif_exact": lambda: CubaLIFNeuron(TAU, THETA, tau_syn=5.0)}.get(kind,
+                                                                                     lambda: LIFNeuron(TAU, THETA))
 
         class MLP(nn.Module):
             def __init__(self):

@@ -113,7 +113,8 @@ class Net(nn.Module):
         return self.out(self.sn(self.fc(x)))
 
 
-@pytest.mark.parametrize("make", [lambda: AdaptiveLIFNeuron(beta=0.4, tau_adapt=5.0), lambda: CubaLIFNeuron(tau_syn=3.0)])
+@pytest.mark.parametrize("make", [lambda: AdaptiveLIFNeuron(beta=0.4, tau_adapt=5.0),
+                                  lambda: CubaLIFNeuron(tau_syn=3.0)])
 def test_wrapped_fast_path_equals_step_path_and_reset_net(make):
     x = _x(T=40).float()
     base = Net(make())
