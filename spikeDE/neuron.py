@@ -44,6 +44,8 @@ from .dynamics.lif import lif_sequence, lif_step
 from .dynamics.schemes import (SOE_METHODS, canonical_method, far_soe_weights, membrane_recurrence,
                                multiterm_kernel)
 from .dynamics.spiking import check_reset, spike_config
+from .fractional.memory import parse_memory
+from .fractional.schemes import LAYER_SOE_TOL, SOE_HORIZON
 from .order import FractionalOrder
 from .surrogate import get_surrogate
 
@@ -51,8 +53,7 @@ __all__ = ["BaseNeuron", "IFNeuron", "LIFNeuron", "HardResetLIFNeuron", "NoisyLI
            "MultiTermCoefficients", "Dynamics", "CallContext", "make_dynamics", "reset_net", "check_memory",
            "check_integrator"]
 
-SOE_TOL = 1e-4
-SOE_HORIZON = 1 << 14
+SOE_TOL = LAYER_SOE_TOL  # the defaults of spikeDE.fractional.schemes
 _INTEGRATORS = {"odeint": "odeint", "odeint_adjoint": "odeint", "fdeint": "fdeint", "fdeint_adjoint": "fdeint"}
 
 
@@ -65,19 +66,19 @@ def check_integrator(integrator: str) -> str:
 
 
 def check_memory(memory, where: str | None = None):
-    """``None`` (full memory), an int ``L >= 1`` (short memory: the last ``L`` steps) or ``'soe'``.
-
-    spikeDE's ``memory=-1`` means full memory and is accepted.
-    """
-    prefix = f"{where}: " if where else ""
-    if memory is None or (isinstance(memory, int) and not isinstance(memory, bool) and memory == -1):
+    """``None`` (full memory), an int ``L >= 1`` (short memory: the last ``L`` steps) or ``'soe'``, validated by
+    the one parser :func:`spikeDE.fractional.memory.parse_memory`; spikeDE's ``memory=-1`` means full memory."""
+    if isinstance(memory, int) and not isinstance(memory, bool) and memory == -1:
         return None
     if isinstance(memory, str):
-        if memory.strip().lower() == "soe":
-            return "soe"
-    elif isinstance(memory, int) and not isinstance(memory, bool) and memory >= 1:
-        return int(memory)
-    raise ValueError(f"{prefix}memory must be None (full), an int >= 1 (short memory) or 'soe', got {memory!r}")
+        memory = memory.strip().lower()
+    try:
+        spec = parse_memory(memory)
+    except ValueError:
+        prefix = f"{where}: " if where else ""
+        raise ValueError(f"{prefix}memory must be None (full), an int >= 1 (short memory) or 'soe', "
+                         f"got {memory!r}") from None
+    return {"full": None, "short": spec.steps, "soe": "soe"}[spec.kind]
 
 
 class MultiTermCoefficients(nn.Module):
@@ -140,11 +141,11 @@ class Dynamics:
 def make_dynamics(integrator: str, order: FractionalOrder | None, coefficients: MultiTermCoefficients | None,
                   method: str, memory, dt: float, **kwargs) -> Dynamics:
     """:class:`Dynamics` with the orders evaluated now (graph kept for learnable ones); integer order for
-    ``integrator='odeint'`` or a fixed order of exactly 1 (except for the corrector, Heun's step at 1)."""
+    ``integrator='odeint'`` or a fixed order of exactly 1 (except for ``heun``, Heun's step at 1)."""
     if integrator == "odeint" or order is None:
         return Dynamics("odeint", None, None, method, memory, dt, integer=True, **kwargs)
     coefs = coefficients() if coefficients is not None else None
-    integer = order.is_one() and method != "corrector"
+    integer = order.is_one() and method != "heun"
     return Dynamics(integrator, order(), coefs, method, memory, dt, integer=integer, **kwargs)
 
 
@@ -190,7 +191,7 @@ class BaseNeuron(nn.Module):
         v_reset: reset potential for ``reset='zero'``.
         detach_reset: do not backpropagate through the spike inside the reset (as spikeDE and snnTorch).
         alpha: fractional order ``0 < alpha <= 1`` when the neuron runs on its own (a list: multi-term orders).
-        method: ``'gl'``, ``'l1'``, ``'predictor'`` or ``'corrector'`` (:mod:`spikeDE.dynamics.schemes`).
+        method: ``'gl'``, ``'l1'``, ``'predictor'`` or ``'heun'`` (:mod:`spikeDE.fractional.schemes`).
         memory: ``None`` (full), ``L`` (short memory) or ``'soe'`` (sum-of-exponentials compression).
         multi_coefficient: weights ``c_i`` of multi-term orders (default: ones).
         learn_alpha, learn_coefficient: make the neuron's own order / weights learnable.

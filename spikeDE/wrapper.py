@@ -202,7 +202,8 @@ class SNNWrapper(compat.LegacyWrapperAPI, nn.Module):
         base: the network; its neuron layers are :class:`spikeDE.BaseNeuron` instances.
         integrator: ``'fdeint'`` (fractional neurons) or ``'odeint'`` (integer-order neurons, ``alpha`` unused).
         alpha: order(s), see the module docstring. ``0 < alpha <= 1``.
-        method: ``'gl'``, ``'l1'``, ``'predictor'`` (``'pred'``) or ``'corrector'`` (``'trap'``).
+        method: ``'gl'``, ``'l1'``, ``'predictor'`` (``'pred'``) or ``'heun'`` (spikeDE's ``'corrector'``/
+            ``'trap'``, deprecated names of it; see :mod:`spikeDE.fractional.schemes`).
         memory: ``None`` (full history), ``L`` (the last ``L`` steps) or ``'soe'`` (sum-of-exponentials).
         learn_alpha: learnable orders (bool, or one bool per layer).
         alpha_mode: ``'auto'``, ``'per_layer'`` or ``'multiterm'``.
@@ -393,7 +394,7 @@ class SNNWrapper(compat.LegacyWrapperAPI, nn.Module):
         if m == "euler":
             if self.integrator == "fdeint":
                 raise ValueError("method 'euler' is for integrator='odeint'; fractional methods: gl, l1, predictor, "
-                                 "corrector")
+                                 "heun")
             m = "gl"
         memory = opts.get("memory", self.memory)
         dt = self._step_from(x_time, T, opts)

@@ -1,6 +1,7 @@
 """Neuron dynamics: time stepping of integer- and fractional-order spiking neurons (functional core).
 
-* :mod:`.schemes`: the fractional schemes (gl, l1, predictor, corrector, multi-term) as one membrane recurrence.
+* :mod:`.schemes`: the fractional schemes (gl, l1, predictor, heun, multi-term; names from
+  :mod:`spikeDE.fractional.schemes`) as one membrane recurrence.
 * :mod:`.spiking`: spike and reset, and their partial derivatives for the backward passes.
 * :mod:`.lif`: integer-order LIF/IF, fused multi-step kernel and single step.
 * :mod:`.fractional`: fractional kernel with exact, short and SOE memory, and the streaming state.

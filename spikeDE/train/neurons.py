@@ -21,7 +21,7 @@ with the neuron layers of the arm and runs it through :class:`spikeDE.SNNWrapper
 """
 from __future__ import annotations
 
-from ..neuron import LIFNeuron
+from ..neuron import LIFNeuron, check_memory
 from ..neuron_adaptive import AdaptiveLIFNeuron
 from ..neuron_current import CubaLIFNeuron
 from .config import ConfigError, TrainConfig
@@ -41,15 +41,15 @@ CUBA_TAU_SYN = 5.0
 
 def memory_option(memory):
     """``cfg.memory`` as :class:`spikeDE.SNNWrapper` takes it: ``None``/``"full"`` (full history), ``"soe"`` or
-    a number of steps ``L`` (short memory)."""
-    if memory is None or str(memory).strip().lower() in ("full", "none", "-1"):
+    a number of steps ``L`` (short memory); the text is read here, the value checked by the one memory parser."""
+    if memory is None:
         return None
     text = str(memory).strip().lower()
-    if text == "soe":
-        return "soe"
-    if text.isdigit() and int(text) >= 1:
-        return int(text)
-    raise ConfigError(f"memory must be 'full', 'soe' or a number of steps >= 1, got {memory!r}")
+    value = None if text in ("full", "none", "-1") else int(text) if text.isdigit() else text
+    try:
+        return check_memory(value)
+    except ValueError:
+        raise ConfigError(f"memory must be 'full', 'soe' or a number of steps >= 1, got {memory!r}") from None
 
 
 def _lif(cfg: TrainConfig, tau: float = TAU, threshold: float = THRESHOLD, learn_tau: bool = False, **_):
