@@ -201,6 +201,7 @@ class BaseNeuron(nn.Module):
     """
 
     leak: bool = True
+    stateful = True  # reset by reset_net
 
     def __init__(self, tau: float = 2.0, threshold: float = 1.0, surrogate_grad_scale: float = 5.0,
                  surrogate_opt: str = "arctan_surrogate", tau_learnable: bool = False, *,
@@ -563,9 +564,10 @@ class NoisyLIFNeuron(LIFNeuron):
 
 
 def reset_net(module: nn.Module) -> None:
-    """Reset the state of every spikeDE neuron in ``module`` (call between independent sequences in
-    single-step mode)."""
+    """Reset the state of every stateful spikeDE layer in ``module`` (call between independent sequences in
+    single-step mode): the neurons, the event-driven layer (:class:`spikeDE.events.SpikingODELayer`: membrane,
+    clock, last spike train) and the spiking SSM blocks (last-call statistics; their streaming state is explicit).
+    A layer takes part by defining ``reset()`` and the class attribute ``stateful = True``."""
     for m in module.modules():
-        if isinstance(m, BaseNeuron):
+        if isinstance(m, BaseNeuron) or getattr(type(m), "stateful", False) is True:
             m.reset()
-

@@ -36,11 +36,14 @@ def fire_reset_rows(H, S, V, theta, cfg: SpikeConfig, thr_rows=None):
     th = float(theta)
     vr = cfg.v_reset
     zero = cfg.reset == "zero"
+    never = th == float("inf") and thr_rows is None  # theta = inf: no spike, V = H (not H - inf * 0)
 
     def step(t):
         h, s = H[t], S[t]
         torch.ge(h, th_t if thr_rows is None else thr_rows[t], out=s)
-        if zero:
+        if never:
+            V[t].copy_(h)
+        elif zero:
             torch.addcmul(h, h, s, value=-1.0, out=V[t])
             if vr != 0.0:
                 V[t].add_(s, alpha=vr)
@@ -150,7 +153,9 @@ def fire_and_reset(h: torch.Tensor, theta: torch.Tensor, cfg: SpikeConfig, xi=No
     """One step of firing and reset with autograd: ``(S, V)`` from the charge ``h`` (see :mod:`.spiking`)."""
     s = _StepSpike.apply(h, theta, xi, cfg)
     sr = s.detach() if cfg.detach_reset else s
-    if cfg.reset == "subtract":
+    if theta.dim() == 0 and bool(torch.isinf(theta)):
+        v = h  # theta = inf: never fires (h - inf * 0 would be nan)
+    elif cfg.reset == "subtract":
         v = h - theta * sr
     else:
         v = h * (1.0 - sr) + cfg.v_reset * sr

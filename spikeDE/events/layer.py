@@ -79,6 +79,8 @@ class SpikingODELayer(nn.Module):
     * ``reset()``, ``voltage``, ``synaptic_current``, ``refractory``, ``time``, ``detach_state()``.
     """
 
+    stateful = True  # spikeDE.reset_net calls reset()
+
     def __init__(
         self,
         n_inputs: int,
