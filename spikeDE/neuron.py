@@ -38,14 +38,11 @@ import torch
 from torch import nn
 
 from ._checks import check_floating, check_positive
-from .dynamics.fractional import (DEFAULT_BLOCK, DEFAULT_SOE_BLOCK, DEFAULT_SUB_BLOCK, MemoryPlan, StreamState,
-                                  fractional_sequence, soe_plan_rates)
-from .dynamics.lif import lif_sequence, lif_step
-from .dynamics.schemes import (SOE_METHODS, canonical_method, far_soe_weights, membrane_recurrence,
-                               multiterm_kernel)
+from .dynamics.functional import Dynamics, MembraneParams, MembraneState, membrane_sequence, membrane_step
+from .dynamics.schemes import canonical_method
 from .dynamics.spiking import check_reset, spike_config
 from .fractional.memory import parse_memory
-from .fractional.schemes import LAYER_SOE_TOL, SOE_HORIZON
+from .fractional.schemes import LAYER_SOE_TOL, SOE_HORIZON  # noqa: F401  (re-exported defaults)
 from .order import FractionalOrder
 from .surrogate import get_surrogate
 
@@ -114,28 +111,6 @@ class MultiTermCoefficients(nn.Module):
 
     def extra_repr(self) -> str:
         return f"coefficients={[round(float(c), 4) for c in self().detach()]}, learnable={self.learnable}"
-
-
-@dataclass
-class Dynamics:
-    """The time stepping a neuron layer uses in one forward call, passed explicitly to its forward (by
-    :class:`spikeDE.SNNWrapper`) or built from the neuron's own settings (:meth:`BaseNeuron.own_dynamics`).
-
-    ``alpha``: the order(s) as a tensor with its graph (``None``: integer order); ``coefficients``: the
-    multi-term weights (``None``: a single term); ``integer``: take the integer-order (LIF) kernel.
-    """
-
-    integrator: str
-    alpha: torch.Tensor | None
-    coefficients: torch.Tensor | None
-    method: str
-    memory: object
-    dt: float
-    soe_tol: float = SOE_TOL
-    soe_horizon: int = SOE_HORIZON
-    block: int | None = None  # None: DEFAULT_BLOCK (exact / short memory) or DEFAULT_SOE_BLOCK (SOE)
-    sub_block: int = DEFAULT_SUB_BLOCK
-    integer: bool = False
 
 
 def make_dynamics(integrator: str, order: FractionalOrder | None, coefficients: MultiTermCoefficients | None,
@@ -378,34 +353,6 @@ class BaseNeuron(nn.Module):
         return self._run_step(x, dyn)
 
     # ----------------------------------------------------------------- dynamics
-    @staticmethod
-    def _orders(dyn: Dynamics):
-        """(alpha tensor, coefficient tensor or None, integer-order?)"""
-        return dyn.alpha, dyn.coefficients, dyn.integer
-
-    def _integer_tau(self, dyn: Dynamics, coefs, like):
-        """``tau / dt`` of the integer-order step (``sum_i c_i dV/dt = f`` divides by ``sum_i c_i``)."""
-        tau = self.tau.to(dtype=like.dtype, device=like.device)
-        if coefs is not None:
-            tau = tau * coefs.to(like.dtype).sum()
-        return tau / dyn.dt if dyn.dt != 1.0 else tau
-
-    def _plan(self, dyn: Dynamics, alpha, coefs):
-        if dyn.memory == "soe":
-            if dyn.method not in SOE_METHODS:
-                raise ValueError(f"{type(self).__name__}: memory='soe' is available for methods "
-                                 f"{', '.join(SOE_METHODS)}, got method {dyn.method!r}")
-            block = dyn.block or DEFAULT_SOE_BLOCK
-            rates, du = soe_plan_rates(block, dyn.soe_horizon, dyn.soe_tol)
-            return MemoryPlan("soe", None, block, dyn.sub_block, rates), du
-        return MemoryPlan("exact", dyn.memory, dyn.block or DEFAULT_BLOCK, dyn.sub_block), None
-
-    def _recurrence(self, dyn: Dynamics, alpha, coefs, n: int, like: torch.Tensor):
-        """``(c_X, K')`` (dtype of ``like``) covering lags ``< n``."""
-        g, k = multiterm_kernel(dyn.method, alpha, coefs, max(n, 2), dyn.dt)
-        cx, kp = membrane_recurrence(dyn.method, g, k, self.tau, self.leak, alpha.reshape(-1)[0], dyn.dt)
-        return cx.to(like.dtype), kp.to(like.dtype)
-
     # ----------------------------------------------------------------- extension points
     def input_sequence(self, seq: torch.Tensor, dyn: Dynamics) -> torch.Tensor:
         """The membrane's input ``X_t`` (``[T, D]``) from the layer input ``seq``; identity here. A neuron with a
@@ -416,26 +363,14 @@ class BaseNeuron(nn.Module):
         """The single-step counterpart of :meth:`input_sequence` (may keep state in :attr:`STREAM_STATE`)."""
         return x
 
+    def membrane_params(self, noise=None) -> MembraneParams:
+        """The :class:`spikeDE.dynamics.functional.MembraneParams` of this neuron (``noise``: threshold noise)."""
+        return MembraneParams(self.tau, self.leak, self.spike_config(noise))
+
     def _run_sequence(self, seq: torch.Tensor, dyn: Dynamics, shape: tuple) -> torch.Tensor:
         seq = self.input_sequence(seq, dyn)
-        T = seq.shape[0]
         noise = self.threshold_noise(seq.shape, seq)
-        cfg = self.spike_config(noise)
-        theta = self.theta(seq)
-        alpha, coefs, integer = self._orders(dyn)
-        if integer:
-            S, V = lif_sequence(seq, self._integer_tau(dyn, coefs, seq), theta, self.leak, cfg)
-        else:
-            plan, du = self._plan(dyn, alpha, coefs)
-            if plan.kind == "soe":
-                n = min(T, 2 * plan.block)
-                cx, kp = self._recurrence(dyn, alpha, coefs, n, seq)
-                omega = far_soe_weights(dyn.method, alpha, coefs, plan.rates, du, dyn.dt).to(seq.dtype)
-                S, V = fractional_sequence(seq, cx, kp, theta, cfg, plan, omega)
-            else:
-                n = T if plan.length is None else min(T, plan.length + 1)
-                cx, kp = self._recurrence(dyn, alpha, coefs, n, seq)
-                S, V = fractional_sequence(seq, cx, kp, theta, cfg, plan)
+        S, V = membrane_sequence(seq, self.theta(seq), self.membrane_params(noise), dyn)
         state = self.__dict__
         state["v"], state["spike"] = V[-1].detach().reshape(shape[1:]), S[-1].detach().reshape(shape[1:])
         if self.record:
@@ -453,31 +388,10 @@ class BaseNeuron(nn.Module):
     def _membrane_step(self, flat: torch.Tensor, dyn: Dynamics, theta: torch.Tensor, xi=None):
         """One step ``(S_t, V_t)`` of the membrane from the streaming state (kept in :attr:`STREAM_STATE`), with
         the threshold ``theta`` (0-d, or one value per neuron ``[D]``). Autograd through the step."""
-        cfg = self.spike_config(None)
-        alpha, coefs, integer = self._orders(dyn)
-        if integer:
-            v = self._v_state if self._v_state is not None else torch.zeros_like(flat)
-            s, v = lif_step(flat, v, self._integer_tau(dyn, coefs, flat), theta, self.leak, cfg, xi)
-            self.__dict__["_v_state"] = v
-        else:
-            if self._stream is None:
-                plan, du = self._plan(dyn, alpha, coefs)
-                self.__dict__.update(_stream=StreamState(plan), _stream_du=du)
-            st = self._stream
-            plan = st.plan
-            if plan.kind == "soe":
-                if self._stream_kernel is None:
-                    cx, kp = self._recurrence(dyn, alpha, coefs, 2 * plan.block, flat)
-                    omega = far_soe_weights(dyn.method, alpha, coefs, plan.rates, self._stream_du, dyn.dt)
-                    self.__dict__["_stream_kernel"] = (cx, kp, omega.to(flat.dtype))
-                cx, kp, omega = self._stream_kernel
-            else:
-                need = st.t + 1 if plan.length is None else min(st.t + 1, plan.length + 1)
-                if self._stream_kernel is None or self._stream_kernel[1].numel() < need:
-                    cap = max(64, 2 * need) if plan.length is None else plan.length + 1
-                    self.__dict__["_stream_kernel"] = self._recurrence(dyn, alpha, coefs, cap, flat) + (None,)
-                cx, kp, omega = self._stream_kernel
-            s, v = st.step(flat, cx, kp, theta, cfg, omega, xi)
+        d = self.__dict__
+        state = MembraneState(d["_v_state"], d["_stream"], d["_stream_kernel"], d["_stream_du"])
+        s, v, state = membrane_step(flat, theta, state, self.membrane_params(), dyn, xi)
+        d.update(_v_state=state.v, _stream=state.stream, _stream_kernel=state.kernel, _stream_du=state.du)
         return s, v
 
     def extra_repr(self) -> str:
