@@ -152,3 +152,30 @@ def test_cli_trains_alif_and_cubalif(tmp_path):
     for arm in ("alif", "cubalif"):
         hist = load_checkpoint(f"{out}/{arm}/checkpoint.pt")["history"]
         assert len(hist) == 2 and hist[-1]["train_loss"] < hist[0]["train_loss"]
+
+
+def test_readme_add_a_neuron_example():
+    """The README's worked example: a new input drive is one function plus a module; multi = single step."""
+
+    def gain(x, g):
+        return g * torch.tanh(x)
+
+    class GainLIFNeuron(LIFNeuron):
+        def __init__(self, g=2.0, **kw):
+            super().__init__(**kw)
+            self.g = nn.Parameter(torch.tensor(float(g), dtype=F64))
+
+        def input_sequence(self, seq, dyn):
+            return gain(seq, self.g)
+
+        def input_step(self, x, dyn):
+            return gain(x, self.g)
+
+    x = _x(T=30)
+    n = GainLIFNeuron(alpha=0.6, memory="soe")
+    out = n(x)
+    out.sum().backward()
+    assert n.g.grad is not None and n.g.grad.abs() > 0
+    single = GainLIFNeuron(alpha=0.6, memory="soe", step_mode="s")
+    assert torch.equal(torch.stack([single(x[t]) for t in range(30)]), out.detach())
+    assert torch.equal(out.detach(), reference(2.0 * torch.tanh(x), 2.0, 1.0, alpha=0.6)[0])
