@@ -43,7 +43,7 @@ from .dynamics.schemes import canonical_method
 from .dynamics.spiking import check_reset, spike_config
 from .fractional.memory import parse_memory
 from .fractional.schemes import LAYER_SOE_TOL, SOE_HORIZON  # noqa: F401  (re-exported defaults)
-from .order import FractionalOrder
+from .order import FractionalOrder, MultiTermCoefficients
 from .surrogate import get_surrogate
 
 __all__ = ["BaseNeuron", "IFNeuron", "LIFNeuron", "HardResetLIFNeuron", "NoisyLIFNeuron",
@@ -76,41 +76,6 @@ def check_memory(memory, where: str | None = None):
         raise ValueError(f"{prefix}memory must be None (full), an int >= 1 (short memory) or 'soe', "
                          f"got {memory!r}") from None
     return {"full": None, "short": spec.steps, "soe": "soe"}[spec.kind]
-
-
-class MultiTermCoefficients(nn.Module):
-    """Positive weights ``c_i`` of a distributed-order derivative ``sum_i c_i D^{alpha_i}``.
-
-    A learnable set is stored as ``log_coefficient`` (``c = exp(log_coefficient)``, always positive); a fixed set
-    is a buffer.
-    """
-
-    def __init__(self, values, learnable: bool = False, name: str | None = None):
-        super().__init__()
-        v = torch.as_tensor(values, dtype=torch.get_default_dtype()).reshape(-1).clone()
-        check_positive(v, "multi_coefficient", where=name)
-        self.learnable = bool(learnable)
-        if self.learnable:
-            self.log_coefficient = nn.Parameter(torch.log(v))
-        else:
-            self.register_buffer("fixed", v)
-
-    @property
-    def log_c(self) -> nn.Parameter:
-        """The learnable parameter (``log_coefficient``; its name before it carried ``coefficient``)."""
-        return self.log_coefficient
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        old, new = prefix + "log_c", prefix + "log_coefficient"  # checkpoints of spikeDE 0.2.0
-        if old in state_dict and new not in state_dict:
-            state_dict[new] = state_dict.pop(old)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-    def forward(self) -> torch.Tensor:
-        return torch.exp(self.log_coefficient) if self.learnable else self.fixed
-
-    def extra_repr(self) -> str:
-        return f"coefficients={[round(float(c), 4) for c in self().detach()]}, learnable={self.learnable}"
 
 
 def make_dynamics(integrator: str, order: FractionalOrder | None, coefficients: MultiTermCoefficients | None,

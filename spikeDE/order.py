@@ -7,6 +7,8 @@ always lies in ``(0, 1)`` and its gradient never dies at a clamp (``d alpha/d lo
 ``alpha = 1`` (the integer order) is its limit; a learnable order initialised at ``1`` starts at
 ``1 - 1e-3`` (documented, so that it can move). A fixed order is a buffer and may equal 1 exactly; it is
 created in float64, so that a value such as 0.35 is not rounded to float32 before a float64 model uses it.
+
+:class:`MultiTermCoefficients`: the positive weights ``c_i`` of a multi-term order ``sum_i c_i D^{alpha_i}``.
 """
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_alpha
+from ._checks import check_alpha, check_positive
 
-__all__ = ["FractionalOrder", "LEARNABLE_ALPHA_MAX"]
+__all__ = ["FractionalOrder", "MultiTermCoefficients", "LEARNABLE_ALPHA_MAX"]
 
 LEARNABLE_ALPHA_MAX = 1.0 - 1e-3
 
@@ -77,3 +79,38 @@ class FractionalOrder(nn.Module):
         v = self.value
         shown = f"{v.item():.4g}" if v.numel() == 1 else f"shape={tuple(v.shape)}"
         return f"alpha={shown}, learnable={self.learnable}"
+
+
+class MultiTermCoefficients(nn.Module):
+    """Positive weights ``c_i`` of a distributed-order derivative ``sum_i c_i D^{alpha_i}``.
+
+    A learnable set is stored as ``log_coefficient`` (``c = exp(log_coefficient)``, always positive); a fixed set
+    is a buffer.
+    """
+
+    def __init__(self, values, learnable: bool = False, name: str | None = None):
+        super().__init__()
+        v = torch.as_tensor(values, dtype=torch.get_default_dtype()).reshape(-1).clone()
+        check_positive(v, "multi_coefficient", where=name)
+        self.learnable = bool(learnable)
+        if self.learnable:
+            self.log_coefficient = nn.Parameter(torch.log(v))
+        else:
+            self.register_buffer("fixed", v)
+
+    @property
+    def log_c(self) -> nn.Parameter:
+        """The learnable parameter (``log_coefficient``; its name before it carried ``coefficient``)."""
+        return self.log_coefficient
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        old, new = prefix + "log_c", prefix + "log_coefficient"  # checkpoints of spikeDE 0.2.0
+        if old in state_dict and new not in state_dict:
+            state_dict[new] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def forward(self) -> torch.Tensor:
+        return torch.exp(self.log_coefficient) if self.learnable else self.fixed
+
+    def extra_repr(self) -> str:
+        return f"coefficients={[round(float(c), 4) for c in self().detach()]}, learnable={self.learnable}"
