@@ -5,7 +5,9 @@ Membrane ``tau D^alpha v = -v + I`` (integer order at ``alpha = 1``, any scheme 
 ``rho = exp(-dt / tau_adapt)`` (:mod:`spikeDE.dynamics.adaptive`); the spike is decided against ``theta_t`` and
 ``reset='subtract'`` removes ``theta_t``. The threshold depends on the spikes just produced, so the multi-step
 call runs the single-step recurrence (autograd through every step, the same arithmetic as ``T`` single steps):
-correct for every order and memory, slower than the fused kernels of :class:`spikeDE.LIFNeuron`.
+correct for every order and memory, slower than the fused kernels of :class:`spikeDE.LIFNeuron`. With full
+memory each step reads the whole membrane window, so time and autograd memory grow like ``T^2``; for long
+sequences use ``memory='soe'`` (``O(T)``) or a short memory.
 """
 from __future__ import annotations
 
