@@ -43,7 +43,7 @@ from .dynamics.schemes import canonical_method
 from .dynamics.spiking import check_reset, spike_config
 from .fractional.memory import parse_memory
 from .fractional.schemes import LAYER_SOE_TOL, SOE_HORIZON  # noqa: F401  (re-exported defaults)
-from .order import FractionalOrder, MultiTermCoefficients
+from .order import FractionalOrder, MultiTermCoefficients, make_orders
 from .surrogate import get_surrogate
 
 __all__ = ["BaseNeuron", "IFNeuron", "LIFNeuron", "HardResetLIFNeuron", "NoisyLIFNeuron",
@@ -173,23 +173,7 @@ class BaseNeuron(nn.Module):
         self.reset_mode = check_reset(reset, where)
         self.v_reset = float(v_reset)
         self.detach_reset = bool(detach_reset)
-        if isinstance(alpha, (list, tuple)):
-            if len(alpha) == 0:
-                raise ValueError(f"{where}: alpha is an empty list")
-            n_terms = len(alpha)
-            alpha = list(alpha) if n_terms > 1 else alpha[0]
-        else:
-            n_terms = 1
-        self.order = FractionalOrder(alpha, learnable=learn_alpha, shape=(n_terms,) if n_terms > 1 else (),
-                                     name=where)
-        if n_terms > 1 or multi_coefficient is not None:
-            coefs = [1.0] * n_terms if multi_coefficient is None else multi_coefficient
-            if len(coefs) != n_terms:
-                raise ValueError(f"{where}: {n_terms} orders need {n_terms} multi_coefficient entries, "
-                                 f"got {len(coefs)}")
-            self.coefficients = MultiTermCoefficients(coefs, learn_coefficient, where)
-        else:
-            self.coefficients = None
+        self.order, self.coefficients = make_orders(alpha, multi_coefficient, learn_alpha, learn_coefficient, where)
         self.method = canonical_method(method)
         self.memory = check_memory(memory, where)
         self.integrator = check_integrator(integrator)

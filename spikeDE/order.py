@@ -18,7 +18,7 @@ from torch import nn
 
 from ._checks import check_alpha, check_positive
 
-__all__ = ["FractionalOrder", "MultiTermCoefficients", "LEARNABLE_ALPHA_MAX"]
+__all__ = ["FractionalOrder", "MultiTermCoefficients", "make_orders", "LEARNABLE_ALPHA_MAX"]
 
 LEARNABLE_ALPHA_MAX = 1.0 - 1e-3
 
@@ -114,3 +114,24 @@ class MultiTermCoefficients(nn.Module):
 
     def extra_repr(self) -> str:
         return f"coefficients={[round(float(c), 4) for c in self().detach()]}, learnable={self.learnable}"
+
+
+def make_orders(alphas, coefficients=None, learn_alpha: bool = False, learn_coefficient: bool = False,
+                name: str | None = None):
+    """``(FractionalOrder, MultiTermCoefficients or None)`` for the orders ``alphas`` (a number or a non-empty
+    list; several entries are a multi-term order, with ``coefficients`` or weights 1)."""
+    if isinstance(alphas, (list, tuple)):
+        if len(alphas) == 0:
+            raise ValueError(f"{name or 'orders'}: alpha is an empty list")
+        n_terms = len(alphas)
+        alphas = list(alphas) if n_terms > 1 else alphas[0]
+    else:
+        n_terms = 1
+    order = FractionalOrder(alphas, learnable=learn_alpha, shape=(n_terms,) if n_terms > 1 else (), name=name)
+    if n_terms == 1 and coefficients is None:
+        return order, None
+    coefs = [1.0] * n_terms if coefficients is None else list(coefficients)
+    if len(coefs) != n_terms:
+        raise ValueError(f"{name or 'orders'}: {n_terms} orders need {n_terms} multi_coefficient entries, "
+                         f"got {len(coefs)}")
+    return order, MultiTermCoefficients(coefs, learn_coefficient, name)

@@ -58,9 +58,9 @@ from torch import nn
 
 from ._checks import check_alpha, check_floating, check_positive
 from .dynamics.schemes import canonical_method
-from .neuron import (SOE_HORIZON, SOE_TOL, BaseNeuron, CallContext, Dynamics, MultiTermCoefficients,
+from .neuron import (SOE_HORIZON, SOE_TOL, BaseNeuron, CallContext, Dynamics,
                      check_integrator, check_memory, make_dynamics, reset_net)
-from .order import FractionalOrder
+from .order import make_orders
 from . import compat
 
 __all__ = ["SNNWrapper", "LayerOrders", "parse_alpha_config"]
@@ -259,13 +259,11 @@ class SNNWrapper(compat.LegacyWrapperAPI, nn.Module):
             self.layer_orders = parse_alpha_config(alpha, len(self._neurons), names, multi_coefficient,
                                                    learn_alpha, learn_coefficient, alpha_mode)
             for i, (lo, nm) in enumerate(zip(self.layer_orders, names)):
-                n_terms = len(lo.alphas)
-                self.orders.append(FractionalOrder(lo.alphas if n_terms > 1 else lo.alphas[0],
-                                                   learnable=lo.learn_alpha,
-                                                   shape=(n_terms,) if n_terms > 1 else (), name=f"layer {i} ({nm})"))
-                if lo.multi_term:
-                    self.coefficients[str(i)] = MultiTermCoefficients(lo.coefficients, lo.learn_coefficient,
-                                                                      f"layer {i} ({nm})")
+                order, coefs = make_orders(lo.alphas, lo.coefficients, lo.learn_alpha, lo.learn_coefficient,
+                                           f"layer {i} ({nm})")
+                self.orders.append(order)
+                if coefs is not None:
+                    self.coefficients[str(i)] = coefs
             if self._case == "A" and self.layer_orders[0].multi_term:
                 self._case = "B"
         else:
