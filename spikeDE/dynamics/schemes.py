@@ -52,7 +52,7 @@ import torch
 from ..fractional.history import causal_conv
 from ..fractional.schemes import SCHEMES, resolve
 from ..fractional.soe import soe_weights
-from ..fractional.weights import gl_weights, l1_weights, rectangle_weights
+from ..fractional.weights import gl_weights, l1_weights, rectangle_weights, scheme_factor
 
 __all__ = [
     "METHODS", "canonical_method", "series_inverse", "derivative_kernel", "multiterm_kernel",
@@ -95,19 +95,18 @@ def derivative_kernel(method: str, alpha, n: int, dt=1.0):
     ``alpha``: float or 0-d tensor (gradients kept); ``dt``: float or 0-d tensor. Float64.
     ``heun`` uses the predictor's kernel (its correction is applied by :func:`membrane_recurrence`).
     """
-    method = canonical_method(method)
+    scheme = SCHEMES[canonical_method(method)]  # kernel and factor from the shared table
     a = alpha.reshape(()).to(_F64) if isinstance(alpha, torch.Tensor) else torch.tensor(float(alpha), dtype=_F64)
     h = dt.reshape(()).to(_F64) if isinstance(dt, torch.Tensor) else torch.tensor(float(dt), dtype=_F64)
-    hp = h**a
-    if method == "gl":
-        return hp, gl_weights(a, n)
-    if method == "l1":
+    g = scheme_factor(scheme.factor[0], a, h)
+    kind = scheme.kernel[0]
+    if kind == "gl":
+        return g, gl_weights(a, n)
+    if kind == "l1":  # the L1 derivative of differences, regrouped on V (V_0 = 0)
         b = l1_weights(a, n)
-        k = torch.cat([b[:1], b[1:] - b[:-1]])
-        return hp * torch.exp(torch.lgamma(2.0 - a)), k
-    # predictor / heun
-    q = series_inverse(rectangle_weights(a, n))
-    return hp * torch.exp(-torch.lgamma(a + 1.0)), q
+        return g, torch.cat([b[:1], b[1:] - b[:-1]])
+    # rectangle (predictor, heun): the membrane form inverts the product-rectangle weights
+    return g, series_inverse(rectangle_weights(a, n))
 
 
 def multiterm_kernel(method: str, alphas, coefficients, n: int, dt=1.0):
@@ -158,7 +157,7 @@ def membrane_recurrence(method: str, g: torch.Tensor, kernel: torch.Tensor, tau,
     if canonical_method(method) == "heun" and leak:
         a = alpha.reshape(()).to(_F64) if isinstance(alpha, torch.Tensor) else torch.tensor(float(alpha), dtype=_F64)
         h = dt.reshape(()).to(_F64) if isinstance(dt, torch.Tensor) else torch.tensor(float(dt), dtype=_F64)
-        kappa = h**a * torch.exp(-torch.lgamma(a + 2.0)) / t64
+        kappa = scheme_factor(SCHEMES["heun"].factor[1], a, h) / t64  # the trapezoid weight of the newest step
         cx = (1.0 - kappa) * cx
         kp = torch.cat([kp[:1], (1.0 - kappa) * kp[1:2] - kappa, (1.0 - kappa) * kp[2:]])
     return cx, kp
