@@ -56,6 +56,13 @@ class FractionalOrder(nn.Module):
         """The learnable parameter (``alpha_logit``; the name of spikeDE 0.2.0 before it carried ``alpha``)."""
         return self.alpha_logit
 
+    def __setstate__(self, state):
+        # whole modules pickled before the parameter was named alpha_logit
+        params = state.get("_parameters", {})
+        if "logit" in params:
+            params["alpha_logit"] = params.pop("logit")
+        super().__setstate__(state)
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # checkpoints written before the parameter was named alpha_logit
         old, new = prefix + "logit", prefix + "alpha_logit"
@@ -102,6 +109,12 @@ class MultiTermCoefficients(nn.Module):
     def log_c(self) -> nn.Parameter:
         """The learnable parameter (``log_coefficient``; its name before it carried ``coefficient``)."""
         return self.log_coefficient
+
+    def __setstate__(self, state):
+        params = state.get("_parameters", {})  # whole modules pickled with the former name
+        if "log_c" in params:
+            params["log_coefficient"] = params.pop("log_c")
+        super().__setstate__(state)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         old, new = prefix + "log_c", prefix + "log_coefficient"  # checkpoints of spikeDE 0.2.0

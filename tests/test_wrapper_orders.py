@@ -76,3 +76,15 @@ def test_orders_are_passed_explicitly_per_call():
     x = _x()
     h = ref(base.fc1(x))
     assert torch.equal(out, LIFNeuron(alpha=0.6)(base.fc2(h)))
+
+
+def test_whole_modules_pickled_with_former_names_load():
+    from spikeDE.order import FractionalOrder, MultiTermCoefficients
+
+    for mod, old, new in ((FractionalOrder(0.4, learnable=True), "logit", "alpha_logit"),
+                          (MultiTermCoefficients([1.0, 0.5], True), "log_c", "log_coefficient")):
+        state = dict(vars(mod))
+        state["_parameters"] = {old if k == new else k: v for k, v in state["_parameters"].items()}
+        restored = type(mod).__new__(type(mod))
+        restored.__setstate__(state)  # what unpickling a module saved under the former name does
+        assert torch.equal(restored(), mod()) and [n for n, _ in restored.named_parameters()] == [new]
