@@ -272,6 +272,9 @@ class BaseNeuron(nn.Module):
         :class:`spikeDE.SNNWrapper` (``None``: the neuron's own settings)."""
         check_floating(x, "input", type(self).__name__)
         ext = context
+        if ext is not None and not isinstance(ext, CallContext):
+            raise TypeError(f"{type(self).__name__}: context must be a CallContext (passed by SNNWrapper) or None, "
+                            f"got {type(ext).__name__}")
         if ext is not None:
             dyn = ext.dynamics
             if ext.mode == "fold":
@@ -301,8 +304,7 @@ class BaseNeuron(nn.Module):
             raise ValueError(f"{type(self).__name__} (single-step mode) expects input [B, ...], got a scalar")
         return self._run_step(x, dyn)
 
-    # ----------------------------------------------------------------- dynamics
-    # ----------------------------------------------------------------- extension points
+    # ----------------------------------------------------------------- extension points and dynamics
     def input_sequence(self, seq: torch.Tensor, dyn: Dynamics) -> torch.Tensor:
         """The membrane's input ``X_t`` (``[T, D]``) from the layer input ``seq``; identity here. A neuron with a
         synapse (:class:`spikeDE.CubaLIFNeuron`) filters it."""
