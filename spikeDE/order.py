@@ -23,7 +23,27 @@ __all__ = ["FractionalOrder", "MultiTermCoefficients", "make_orders", "LEARNABLE
 LEARNABLE_ALPHA_MAX = 1.0 - 1e-3
 
 
-class FractionalOrder(nn.Module):
+class _FormerName:
+    """Loads a parameter saved under a former name (``FORMER = (old, new)``), from a ``state_dict`` or a pickled
+    module."""
+
+    FORMER: tuple = ()
+
+    def __setstate__(self, state):
+        old, new = self.FORMER
+        params = state.get("_parameters", {})
+        if old in params:
+            params[new] = params.pop(old)
+        super().__setstate__(state)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        old, new = prefix + self.FORMER[0], prefix + self.FORMER[1]
+        if old in state_dict and new not in state_dict:
+            state_dict[new] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+class FractionalOrder(_FormerName, nn.Module):
     """``alpha``, one value or one per channel (``shape``), fixed or learnable.
 
     Calling the module returns the order as a tensor (with its graph when learnable).
@@ -34,6 +54,8 @@ class FractionalOrder(nn.Module):
         shape: broadcast a scalar ``alpha`` to this shape (e.g. one order per channel).
         name: used in error messages (e.g. the layer's name).
     """
+
+    FORMER = ("logit", "alpha_logit")  # spikeDE 0.2.0's name
 
     def __init__(self, alpha=0.5, learnable: bool = False, shape=(), name: str | None = None):
         super().__init__()
@@ -56,20 +78,6 @@ class FractionalOrder(nn.Module):
         """The learnable parameter (``alpha_logit``; the name of spikeDE 0.2.0 before it carried ``alpha``)."""
         return self.alpha_logit
 
-    def __setstate__(self, state):
-        # whole modules pickled before the parameter was named alpha_logit
-        params = state.get("_parameters", {})
-        if "logit" in params:
-            params["alpha_logit"] = params.pop("logit")
-        super().__setstate__(state)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # checkpoints written before the parameter was named alpha_logit
-        old, new = prefix + "logit", prefix + "alpha_logit"
-        if old in state_dict and new not in state_dict:
-            state_dict[new] = state_dict.pop(old)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
     def forward(self) -> torch.Tensor:
         return torch.sigmoid(self.alpha_logit) if self.learnable else self.fixed
 
@@ -88,12 +96,14 @@ class FractionalOrder(nn.Module):
         return f"alpha={shown}, learnable={self.learnable}"
 
 
-class MultiTermCoefficients(nn.Module):
+class MultiTermCoefficients(_FormerName, nn.Module):
     """Positive weights ``c_i`` of a distributed-order derivative ``sum_i c_i D^{alpha_i}``.
 
     A learnable set is stored as ``log_coefficient`` (``c = exp(log_coefficient)``, always positive); a fixed set
     is a buffer.
     """
+
+    FORMER = ("log_c", "log_coefficient")  # spikeDE 0.2.0's name
 
     def __init__(self, values, learnable: bool = False, name: str | None = None):
         super().__init__()
@@ -109,18 +119,6 @@ class MultiTermCoefficients(nn.Module):
     def log_c(self) -> nn.Parameter:
         """The learnable parameter (``log_coefficient``; its name before it carried ``coefficient``)."""
         return self.log_coefficient
-
-    def __setstate__(self, state):
-        params = state.get("_parameters", {})  # whole modules pickled with the former name
-        if "log_c" in params:
-            params["log_coefficient"] = params.pop("log_c")
-        super().__setstate__(state)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        old, new = prefix + "log_c", prefix + "log_coefficient"  # checkpoints of spikeDE 0.2.0
-        if old in state_dict and new not in state_dict:
-            state_dict[new] = state_dict.pop(old)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self) -> torch.Tensor:
         return torch.exp(self.log_coefficient) if self.learnable else self.fixed
