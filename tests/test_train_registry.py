@@ -100,8 +100,8 @@ def test_neuron_choice_and_errors(registered):
     spec = get_model("test-net")
     assert arm_names(spec, []) == ["test-frac", "test-step"]
     assert arm_names(spec, ["test-step"]) == ["test-step"]
-    with pytest.raises(RegistryError, match="unknown neuron 'lfi'; available: alif, cubalif, flif, lif, multiterm, test-frac, "
-                                            "test-step"):
+    with pytest.raises(RegistryError, match="unknown neuron 'lfi'; available: alif, cubalif, flif, lif, multiterm, "
+                                            "test-frac, test-step"):
         arm_names(spec, ["lfi"])
     with pytest.raises(RegistryError, match="already registered"):
         register_neuron("test-step")(lambda cfg: None)
