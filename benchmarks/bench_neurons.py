@@ -1,4 +1,6 @@
-"""Speed and memory of spiking neurons: integer-order LIF, fractional LIF (exact memory, SOE memory), and, when
+"""Speed and memory of spiking neurons: integer-order LIF, fractional LIF (exact memory, SOE memory), the
+fractional adaptive-threshold (ALIF, SOE memory; its multi-step call loops over single steps) and current-based
+(CubaLIF, exact memory) neurons, and, when
 installed, snnTorch ``Leaky`` and SpikingJelly's multi-step ``LIFNode`` on the same MLP.
 
 MLP 64-128-10 with two LIF layers (tau = 2, threshold = 1), batch 32, alpha = 0.5, T in {128, 512, 2048}
@@ -28,8 +30,9 @@ from _common import measure_peak, print_table, run_isolated  # noqa: E402
 
 B, N_IN, N_HID, N_OUT = 32, 64, 128, 10
 TAU, THETA, ALPHA = 2.0, 1.0, 0.5
-KINDS = ["lif", "flif_exact", "flif_soe", "snntorch", "spikingjelly"]
+KINDS = ["lif", "flif_exact", "flif_soe", "alif_soe", "cubalif_exact", "snntorch", "spikingjelly"]
 LABELS = {"lif": "spikeDE LIF (alpha=1)", "flif_exact": "f-LIF exact (gl)", "flif_soe": "f-LIF soe",
+          "alif_soe": "f-ALIF soe (step loop)", "cubalif_exact": "f-CubaLIF exact (gl)",
           "snntorch": "snnTorch Leaky", "spikingjelly": "SpikingJelly LIFNode (m, torch)"}
 PUBLISHED_T512_S = 9.2  # spikeDE 0.1.0, same MLP, T = 512 (from the issue)
 
@@ -42,13 +45,17 @@ def build(kind: str):
         fc1.weight.mul_(3.0)
         fc2.weight.mul_(3.0)
         fc2.bias.add_(0.5)
-    if kind in ("lif", "flif_exact", "flif_soe"):
-        from spikeDE import LIFNeuron, SNNWrapper
+    if kind in ("lif", "flif_exact", "flif_soe", "alif_soe", "cubalif_exact"):
+        from spikeDE import AdaptiveLIFNeuron, CubaLIFNeuron, LIFNeuron, SNNWrapper
+
+        neuron = {"alif_soe": lambda: AdaptiveLIFNeuron(TAU, THETA, beta=0.2, tau_adapt=20.0),
+                  "cubalif_exact": lambda: CubaLIFNeuron(TAU, THETA, tau_syn=5.0)}.get(kind,
+                                                                                     lambda: LIFNeuron(TAU, THETA))
 
         class MLP(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.fc1, self.lif1, self.fc2, self.lif2 = fc1, LIFNeuron(TAU, THETA), fc2, LIFNeuron(TAU, THETA)
+                self.fc1, self.lif1, self.fc2, self.lif2 = fc1, neuron(), fc2, neuron()
 
             def forward(self, x):
                 return self.lif2(self.fc2(self.lif1(self.fc1(x))))
@@ -57,7 +64,7 @@ def build(kind: str):
             net = SNNWrapper(MLP(), integrator="odeint")
         else:
             net = SNNWrapper(MLP(), integrator="fdeint", alpha=ALPHA, method="gl",
-                             memory="soe" if kind == "flif_soe" else None)
+                             memory="soe" if kind.endswith("_soe") else None)
         return net
     if kind == "snntorch":
         import snntorch as snn
@@ -149,7 +156,7 @@ def precise_peak(fn) -> float:
         return measure_peak(fn)
 
 
-GROUPS = (("lif", "flif_exact", "flif_soe", "spikingjelly"), ("lif", "snntorch"))
+GROUPS = (("lif", "flif_exact", "flif_soe", "cubalif_exact", "spikingjelly"), ("lif", "snntorch"), ("lif", "alif_soe"))
 SLOW_STEP_S = 5.0  # a configuration slower than this per step is timed once more only
 
 

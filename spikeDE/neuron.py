@@ -15,8 +15,9 @@ Calling conventions (``step_mode``):
   the state (membrane, fractional history / SOE modes) until :meth:`BaseNeuron.reset` or :func:`reset_net`.
   Single-step and multi-step give the same results (up to floating-point rounding for ``alpha < 1``).
 
-Inside :class:`spikeDE.SNNWrapper` the wrapper sets the order, scheme, memory and step of every neuron layer
-(its own settings apply when the neuron runs on its own).
+Inside :class:`spikeDE.SNNWrapper` the wrapper owns the orders and passes them, with the scheme, memory and step,
+explicitly to every neuron layer's forward (``context=``); the neuron's own settings apply when it runs on its
+own (a learnable order of its own is fixed when it is wrapped, since it would never receive a gradient).
 
 State for monitors: ``neuron.v`` / ``neuron.spike`` hold the membrane (after reset) and the spikes of the last
 step (``[B, ...]``, detached); with ``neuron.record = True`` a multi-step call also keeps ``neuron.v_seq`` and
@@ -30,27 +31,26 @@ the hard-reset neuron really sets ``V = v_reset``.
 from __future__ import annotations
 
 import copy
-
+import warnings
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ._checks import check_floating, check_positive, check_stream_batch, check_threshold
-from .dynamics.fractional import (DEFAULT_BLOCK, DEFAULT_SOE_BLOCK, DEFAULT_SUB_BLOCK, MemoryPlan, StreamState,
-                                  fractional_sequence, soe_plan_rates)
-from .dynamics.lif import lif_sequence, lif_step
-from .dynamics.schemes import (SOE_METHODS, canonical_method, far_soe_weights, membrane_recurrence,
-                               multiterm_kernel)
+from .dynamics.functional import Dynamics, MembraneParams, MembraneState, membrane_sequence, membrane_step
+from .dynamics.schemes import canonical_method
 from .dynamics.spiking import check_reset, spike_config
-from .order import FractionalOrder
+from .fractional.memory import parse_memory
+from .fractional.schemes import LAYER_SOE_TOL, SOE_HORIZON  # noqa: F401  (re-exported defaults)
+from .order import FractionalOrder, MultiTermCoefficients, make_orders
 from .surrogate import get_surrogate
 
 __all__ = ["BaseNeuron", "IFNeuron", "LIFNeuron", "HardResetLIFNeuron", "NoisyLIFNeuron",
-           "MultiTermCoefficients", "Dynamics", "reset_net", "check_memory", "check_integrator"]
+           "MultiTermCoefficients", "Dynamics", "CallContext", "make_dynamics", "reset_net", "check_memory",
+           "check_integrator"]
 
-SOE_TOL = 1e-4
-SOE_HORIZON = 1 << 14
+SOE_TOL = LAYER_SOE_TOL  # the defaults of spikeDE.fractional.schemes
 _INTEGRATORS = {"odeint": "odeint", "odeint_adjoint": "odeint", "fdeint": "fdeint", "fdeint_adjoint": "fdeint"}
 
 
@@ -63,63 +63,35 @@ def check_integrator(integrator: str) -> str:
 
 
 def check_memory(memory, where: str | None = None):
-    """``None`` (full memory), an int ``L >= 1`` (short memory: the last ``L`` steps) or ``'soe'``.
-
-    spikeDE's ``memory=-1`` means full memory and is accepted.
-    """
-    prefix = f"{where}: " if where else ""
-    if memory is None or (isinstance(memory, int) and not isinstance(memory, bool) and memory == -1):
+    """``None`` (full memory), an int ``L >= 1`` (short memory: the last ``L`` steps) or ``'soe'``, validated by
+    the one parser :func:`spikeDE.fractional.memory.parse_memory`; spikeDE's ``memory=-1`` means full memory."""
+    if isinstance(memory, int) and not isinstance(memory, bool) and memory == -1:
         return None
     if isinstance(memory, str):
-        if memory.strip().lower() == "soe":
-            return "soe"
-    elif isinstance(memory, int) and not isinstance(memory, bool) and memory >= 1:
-        return int(memory)
-    raise ValueError(f"{prefix}memory must be None (full), an int >= 1 (short memory) or 'soe', got {memory!r}")
+        memory = memory.strip().lower()
+    try:
+        spec = parse_memory(memory)
+    except ValueError:
+        prefix = f"{where}: " if where else ""
+        raise ValueError(f"{prefix}memory must be None (full), an int >= 1 (short memory) or 'soe', "
+                         f"got {memory!r}") from None
+    return {"full": None, "short": spec.steps, "soe": "soe"}[spec.kind]
 
 
-class MultiTermCoefficients(nn.Module):
-    """Positive weights ``c_i`` of a distributed-order derivative ``sum_i c_i D^{alpha_i}``.
-
-    A learnable set is stored as ``log_c`` (``c = exp(log_c)``, always positive); a fixed set is a buffer.
-    """
-
-    def __init__(self, values, learnable: bool = False, name: str | None = None):
-        super().__init__()
-        v = torch.as_tensor(values, dtype=torch.get_default_dtype()).reshape(-1).clone()
-        check_positive(v, "multi_coefficient", where=name)
-        self.learnable = bool(learnable)
-        if self.learnable:
-            self.log_c = nn.Parameter(torch.log(v))
-        else:
-            self.register_buffer("fixed", v)
-
-    def forward(self) -> torch.Tensor:
-        return torch.exp(self.log_c) if self.learnable else self.fixed
-
-    def extra_repr(self) -> str:
-        return f"coefficients={[round(float(c), 4) for c in self().detach()]}, learnable={self.learnable}"
+def make_dynamics(integrator: str, order: FractionalOrder | None, coefficients: MultiTermCoefficients | None,
+                  method: str, memory, dt: float, **kwargs) -> Dynamics:
+    """:class:`Dynamics` with the orders evaluated now (graph kept for learnable ones); integer order for
+    ``integrator='odeint'`` or a fixed order of exactly 1 (except for ``heun``, Heun's step at 1)."""
+    if integrator == "odeint" or order is None:
+        return Dynamics("odeint", None, None, method, memory, dt, integer=True, **kwargs)
+    coefs = coefficients() if coefficients is not None else None
+    integer = order.is_one() and method != "heun"
+    return Dynamics(integrator, order(), coefs, method, memory, dt, integer=integer, **kwargs)
 
 
 @dataclass
-class Dynamics:
-    """The time stepping a neuron layer uses in one forward call (set by the wrapper or by the neuron)."""
-
-    integrator: str
-    order: FractionalOrder | None
-    coefficients: MultiTermCoefficients | None
-    method: str
-    memory: object
-    dt: float
-    soe_tol: float = SOE_TOL
-    soe_horizon: int = SOE_HORIZON
-    block: int | None = None  # None: DEFAULT_BLOCK (exact / short memory) or DEFAULT_SOE_BLOCK (SOE)
-    sub_block: int = DEFAULT_SUB_BLOCK
-
-
-@dataclass
-class _External:
-    """Per-call context from :class:`spikeDE.SNNWrapper`."""
+class CallContext:
+    """What :class:`spikeDE.SNNWrapper` passes to each neuron layer's forward for one call (``context=``)."""
 
     dynamics: Dynamics
     mode: str  # 'fold' (sequence folded into the batch) or 'single'
@@ -160,7 +132,7 @@ class BaseNeuron(nn.Module):
         v_reset: reset potential for ``reset='zero'``.
         detach_reset: do not backpropagate through the spike inside the reset (as spikeDE and snnTorch).
         alpha: fractional order ``0 < alpha <= 1`` when the neuron runs on its own (a list: multi-term orders).
-        method: ``'gl'``, ``'l1'``, ``'predictor'`` or ``'corrector'`` (:mod:`spikeDE.dynamics.schemes`).
+        method: ``'gl'``, ``'l1'``, ``'predictor'`` or ``'heun'`` (:mod:`spikeDE.fractional.schemes`).
         memory: ``None`` (full), ``L`` (short memory) or ``'soe'`` (sum-of-exponentials compression).
         multi_coefficient: weights ``c_i`` of multi-term orders (default: ones).
         learn_alpha, learn_coefficient: make the neuron's own order / weights learnable.
@@ -170,6 +142,7 @@ class BaseNeuron(nn.Module):
     """
 
     leak: bool = True
+    stateful = True  # reset by reset_net
 
     def __init__(self, tau: float = 2.0, threshold: float = 1.0, surrogate_grad_scale: float = 5.0,
                  surrogate_opt: str = "arctan_surrogate", tau_learnable: bool = False, *,
@@ -202,30 +175,13 @@ class BaseNeuron(nn.Module):
         self.reset_mode = check_reset(reset, where)
         self.v_reset = float(v_reset)
         self.detach_reset = bool(detach_reset)
-        if isinstance(alpha, (list, tuple)):
-            if len(alpha) == 0:
-                raise ValueError(f"{where}: alpha is an empty list")
-            n_terms = len(alpha)
-            alpha = list(alpha) if n_terms > 1 else alpha[0]
-        else:
-            n_terms = 1
-        self.order = FractionalOrder(alpha, learnable=learn_alpha, shape=(n_terms,) if n_terms > 1 else (),
-                                     name=where)
-        if n_terms > 1 or multi_coefficient is not None:
-            coefs = [1.0] * n_terms if multi_coefficient is None else multi_coefficient
-            if len(coefs) != n_terms:
-                raise ValueError(f"{where}: {n_terms} orders need {n_terms} multi_coefficient entries, "
-                                 f"got {len(coefs)}")
-            self.coefficients = MultiTermCoefficients(coefs, learn_coefficient, where)
-        else:
-            self.coefficients = None
+        self.order, self.coefficients = make_orders(alpha, multi_coefficient, learn_alpha, learn_coefficient, where)
         self.method = canonical_method(method)
         self.memory = check_memory(memory, where)
         self.integrator = check_integrator(integrator)
         self.dt = float(dt)
         self.step_mode = self._check_step_mode(step_mode)
         self.record = False
-        object.__setattr__(self, "_external", None)
         self._clear_state()
 
     # ----------------------------------------------------------------- parameters
@@ -265,7 +221,24 @@ class BaseNeuron(nn.Module):
 
     def own_dynamics(self) -> Dynamics:
         """The time stepping this neuron uses on its own (outside :class:`spikeDE.SNNWrapper`)."""
-        return Dynamics(self.integrator, self.order, self.coefficients, self.method, self.memory, self.dt)
+        return make_dynamics(self.integrator, self.order, self.coefficients, self.method, self.memory, self.dt)
+
+    def yield_orders(self, owner: str = "SNNWrapper") -> None:
+        """Hand the order over to a wrapper: a learnable order (or multi-term weights) of the neuron's own would
+        never receive a gradient there, so it becomes fixed at its current value (a buffer, used only when the
+        neuron runs on its own), with a warning naming what to write instead."""
+        learn_a = self.order.learnable
+        learn_c = self.coefficients is not None and self.coefficients.learnable
+        if not (learn_a or learn_c):
+            return
+        where = type(self).__name__
+        warnings.warn(f"{where}: its own learnable order/weights (learn_alpha / learn_coefficient) are unused inside "
+                      f"{owner}, which owns the orders; they are fixed here. Write {owner}(..., alpha=..., "
+                      f"learn_alpha=True) instead.", UserWarning, stacklevel=3)
+        value = self.order.value
+        self.order = FractionalOrder(value, learnable=False, shape=tuple(value.shape), name=where)
+        if learn_c:
+            self.coefficients = MultiTermCoefficients(self.coefficients().detach(), False, where)
 
     # ----------------------------------------------------------------- state
     def _clear_state(self):
@@ -296,9 +269,14 @@ class BaseNeuron(nn.Module):
         self.__dict__.update({k: _private_copy(v) for k, v in zip(self.STREAM_STATE, state)})
 
     # ----------------------------------------------------------------- forward
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, context: CallContext | None = None) -> torch.Tensor:
+        """Spikes for ``x`` (see the module docstring); ``context``: the orders and call layout from
+        :class:`spikeDE.SNNWrapper` (``None``: the neuron's own settings)."""
         check_floating(x, "input", type(self).__name__)
-        ext = self._external
+        ext = context
+        if ext is not None and not isinstance(ext, CallContext):
+            raise TypeError(f"{type(self).__name__}: context must be a CallContext (passed by SNNWrapper) or None, "
+                            f"got {type(ext).__name__}")
         if ext is not None:
             dyn = ext.dynamics
             if ext.mode == "fold":
@@ -339,59 +317,24 @@ class BaseNeuron(nn.Module):
             raise ValueError(f"{type(self).__name__} (single-step mode) expects input [B, ...], got a scalar")
         return self._run_step(x, dyn)
 
-    # ----------------------------------------------------------------- dynamics
-    @staticmethod
-    def _orders(dyn: Dynamics):
-        """(alpha tensor, coefficient tensor or None, integer-order?)"""
-        if dyn.integrator == "odeint" or dyn.order is None:
-            return None, None, True
-        alpha = dyn.order()
-        coefs = dyn.coefficients() if dyn.coefficients is not None else None
-        integer = dyn.order.is_one() and dyn.method != "corrector"
-        return alpha, coefs, integer
+    # ----------------------------------------------------------------- extension points and dynamics
+    def input_sequence(self, seq: torch.Tensor, dyn: Dynamics) -> torch.Tensor:
+        """The membrane's input ``X_t`` (``[T, D]``) from the layer input ``seq``; identity here. A neuron with a
+        synapse (:class:`spikeDE.CubaLIFNeuron`) filters it."""
+        return seq
 
-    def _integer_tau(self, dyn: Dynamics, coefs, like):
-        """``tau / dt`` of the integer-order step (``sum_i c_i dV/dt = f`` divides by ``sum_i c_i``)."""
-        tau = self.tau.to(dtype=like.dtype, device=like.device)
-        if coefs is not None:
-            tau = tau * coefs.to(like.dtype).sum()
-        return tau / dyn.dt if dyn.dt != 1.0 else tau
+    def input_step(self, x: torch.Tensor, dyn: Dynamics) -> torch.Tensor:
+        """The single-step counterpart of :meth:`input_sequence` (may keep state in :attr:`STREAM_STATE`)."""
+        return x
 
-    def _plan(self, dyn: Dynamics, alpha, coefs):
-        if dyn.memory == "soe":
-            if dyn.method not in SOE_METHODS:
-                raise ValueError(f"{type(self).__name__}: memory='soe' is available for methods "
-                                 f"{', '.join(SOE_METHODS)}, got method {dyn.method!r}")
-            block = dyn.block or DEFAULT_SOE_BLOCK
-            rates, du = soe_plan_rates(block, dyn.soe_horizon, dyn.soe_tol)
-            return MemoryPlan("soe", None, block, dyn.sub_block, rates), du
-        return MemoryPlan("exact", dyn.memory, dyn.block or DEFAULT_BLOCK, dyn.sub_block), None
-
-    def _recurrence(self, dyn: Dynamics, alpha, coefs, n: int, like: torch.Tensor):
-        """``(c_X, K')`` (dtype of ``like``) covering lags ``< n``."""
-        g, k = multiterm_kernel(dyn.method, alpha, coefs, max(n, 2), dyn.dt)
-        cx, kp = membrane_recurrence(dyn.method, g, k, self.tau, self.leak, alpha.reshape(-1)[0], dyn.dt)
-        return cx.to(like.dtype), kp.to(like.dtype)
+    def membrane_params(self, noise=None) -> MembraneParams:
+        """The :class:`spikeDE.dynamics.functional.MembraneParams` of this neuron (``noise``: threshold noise)."""
+        return MembraneParams(self.tau, self.leak, self.spike_config(noise))
 
     def _run_sequence(self, seq: torch.Tensor, dyn: Dynamics, shape: tuple) -> torch.Tensor:
-        T = seq.shape[0]
+        seq = self.input_sequence(seq, dyn)
         noise = self.threshold_noise(seq.shape, seq)
-        cfg = self.spike_config(noise)
-        theta = self.theta(seq)
-        alpha, coefs, integer = self._orders(dyn)
-        if integer:
-            S, V = lif_sequence(seq, self._integer_tau(dyn, coefs, seq), theta, self.leak, cfg)
-        else:
-            plan, du = self._plan(dyn, alpha, coefs)
-            if plan.kind == "soe":
-                n = min(T, 2 * plan.block)
-                cx, kp = self._recurrence(dyn, alpha, coefs, n, seq)
-                omega = far_soe_weights(dyn.method, alpha, coefs, plan.rates, du, dyn.dt).to(seq.dtype)
-                S, V = fractional_sequence(seq, cx, kp, theta, cfg, plan, omega)
-            else:
-                n = T if plan.length is None else min(T, plan.length + 1)
-                cx, kp = self._recurrence(dyn, alpha, coefs, n, seq)
-                S, V = fractional_sequence(seq, cx, kp, theta, cfg, plan)
+        S, V = membrane_sequence(seq, self.theta(seq), self.membrane_params(noise), dyn)
         state = self.__dict__
         state["v"], state["spike"] = V[-1].detach().reshape(shape[1:]), S[-1].detach().reshape(shape[1:])
         if self.record:
@@ -403,36 +346,20 @@ class BaseNeuron(nn.Module):
         held = self._v_state if self._v_state is not None else (
             self._stream.window[-1] if self._stream is not None and self._stream.window else None)
         check_stream_batch(x, held, type(self).__name__)  # a batch change without reset() is an error
-        flat = x.reshape(-1)
+        flat = self.input_step(x.reshape(-1), dyn)
         xi = self.threshold_noise(flat.shape, flat)
-        cfg = self.spike_config(None)
-        theta = self.theta(x)
-        alpha, coefs, integer = self._orders(dyn)
-        if integer:
-            v = self._v_state if self._v_state is not None else torch.zeros_like(flat)
-            s, v = lif_step(flat, v, self._integer_tau(dyn, coefs, flat), theta, self.leak, cfg, xi)
-            self.__dict__["_v_state"] = v
-        else:
-            if self._stream is None:
-                plan, du = self._plan(dyn, alpha, coefs)
-                self.__dict__.update(_stream=StreamState(plan), _stream_du=du)
-            st = self._stream
-            plan = st.plan
-            if plan.kind == "soe":
-                if self._stream_kernel is None:
-                    cx, kp = self._recurrence(dyn, alpha, coefs, 2 * plan.block, flat)
-                    omega = far_soe_weights(dyn.method, alpha, coefs, plan.rates, self._stream_du, dyn.dt)
-                    self.__dict__["_stream_kernel"] = (cx, kp, omega.to(flat.dtype))
-                cx, kp, omega = self._stream_kernel
-            else:
-                need = st.t + 1 if plan.length is None else min(st.t + 1, plan.length + 1)
-                if self._stream_kernel is None or self._stream_kernel[1].numel() < need:
-                    cap = max(64, 2 * need) if plan.length is None else plan.length + 1
-                    self.__dict__["_stream_kernel"] = self._recurrence(dyn, alpha, coefs, cap, flat) + (None,)
-                cx, kp, omega = self._stream_kernel
-            s, v = st.step(flat, cx, kp, theta, cfg, omega, xi)
+        s, v = self._membrane_step(flat, dyn, self.theta(flat), xi)
         self.__dict__.update(v=v.detach().reshape(shape), spike=s.detach().reshape(shape))
         return s.reshape(shape)
+
+    def _membrane_step(self, flat: torch.Tensor, dyn: Dynamics, theta: torch.Tensor, xi=None):
+        """One step ``(S_t, V_t)`` of the membrane from the streaming state (kept in :attr:`STREAM_STATE`), with
+        the threshold ``theta`` (0-d, or one value per neuron ``[D]``). Autograd through the step."""
+        d = self.__dict__
+        state = MembraneState(d["_v_state"], d["_stream"], d["_stream_kernel"], d["_stream_du"])
+        s, v, state = membrane_step(flat, theta, state, self.membrane_params(), dyn, xi)
+        d.update(_v_state=state.v, _stream=state.stream, _stream_kernel=state.kernel, _stream_du=state.du)
+        return s, v
 
     def extra_repr(self) -> str:
         parts = [f"tau={float(self.tau):.4g}", f"threshold={float(self.threshold):.4g}",
@@ -518,9 +445,10 @@ class NoisyLIFNeuron(LIFNeuron):
 
 
 def reset_net(module: nn.Module) -> None:
-    """Reset the state of every spikeDE neuron in ``module`` (call between independent sequences in
-    single-step mode)."""
+    """Reset the state of every stateful spikeDE layer in ``module`` (call between independent sequences in
+    single-step mode): the neurons, the event-driven layer (:class:`spikeDE.events.SpikingODELayer`: membrane,
+    clock, last spike train) and the spiking SSM blocks (last-call statistics; their streaming state is explicit).
+    A layer takes part by defining ``reset()`` and the class attribute ``stateful = True``."""
     for m in module.modules():
-        if isinstance(m, BaseNeuron):
+        if isinstance(m, BaseNeuron) or getattr(type(m), "stateful", False) is True:
             m.reset()
-

@@ -38,13 +38,19 @@ Orders (``alpha``, ``alpha_mode``; ``n`` = number of neuron layers):
 ``multi_coefficient=None`` means equal weights 1 (as in spikeDE). A length that fits none of these is a
 ``ValueError`` naming the neuron layers found, in order.
 
-Compatibility with spikeDE 0.1.0: ``net._set_neuron_shapes(input_shape=...)`` is accepted but not needed (it
-only records the input shape, which is then checked); ``net(x, x_time, method='gl', options={'step_size': 1.0,
-'memory': -1})`` works; ``interpolation_method`` is accepted and has no effect (inputs are per step, nothing is
-interpolated); ``integrator='fdeint_adjoint'``/``'odeint_adjoint'`` mean ``'fdeint'``/``'odeint'``.
+Compatibility with spikeDE 0.1.0 (:mod:`spikeDE.compat`): ``net._set_neuron_shapes(input_shape=...)`` is
+accepted but not needed (it only records the input shape, which is then checked); ``net(x, x_time, method='gl',
+options={'step_size': 1.0, 'memory': -1})`` works, and the step is the spacing of ``x_time`` as in 0.1.0 (an
+explicit ``dt``/``step_size`` that differs from it is named in a warning, once); ``interpolation_method`` is accepted
+and has no effect (inputs are per step, nothing is interpolated); ``integrator='fdeint_adjoint'``/
+``'odeint_adjoint'`` mean ``'fdeint'``/``'odeint'``. 0.1.0's attributes ``_alpha_case``, ``per_layer_alpha_params``,
+``per_layer_coefficient_params``, tensor calls on the values of :meth:`SNNWrapper.get_per_layer_alpha` and the
+configurations 0.1.0 read as multi-term (a flat ``alpha`` with per-layer ``multi_coefficient``; in ``'auto'`` mode a
+flat ``alpha`` whose length is not the number of layers) work with a ``DeprecationWarning`` naming what to write.
 """
 from __future__ import annotations
 
+import warnings
 from numbers import Real
 
 import torch
@@ -52,9 +58,10 @@ from torch import nn
 
 from ._checks import check_alpha, check_floating, check_positive
 from .dynamics.schemes import canonical_method
-from .neuron import (SOE_HORIZON, SOE_TOL, BaseNeuron, Dynamics, MultiTermCoefficients, _External,
-                     check_integrator, check_memory, reset_net)
-from .order import FractionalOrder
+from .neuron import (SOE_HORIZON, SOE_TOL, BaseNeuron, CallContext, Dynamics,
+                     check_integrator, check_memory, make_dynamics, reset_net)
+from .order import make_orders
+from . import compat
 
 __all__ = ["SNNWrapper", "LayerOrders", "parse_alpha_config"]
 
@@ -185,20 +192,31 @@ def parse_alpha_config(alpha, n_layers: int, layer_names=None, multi_coefficient
     return out
 
 
-class SNNWrapper(nn.Module):
+def _context_hook(ctx: CallContext):
+    """A forward pre-hook that passes ``ctx`` to a neuron's forward as ``context=ctx``."""
+
+    def hook(module, args, kwargs):
+        return args, {**kwargs, "context": ctx}
+
+    return hook
+
+
+class SNNWrapper(compat.LegacyWrapperAPI, nn.Module):
     r"""Fractional-order wrapper of an SNN built with spikeDE neurons (see the module docstring).
 
     Args:
         base: the network; its neuron layers are :class:`spikeDE.BaseNeuron` instances.
         integrator: ``'fdeint'`` (fractional neurons) or ``'odeint'`` (integer-order neurons, ``alpha`` unused).
         alpha: order(s), see the module docstring. ``0 < alpha <= 1``.
-        method: ``'gl'``, ``'l1'``, ``'predictor'`` (``'pred'``) or ``'corrector'`` (``'trap'``).
+        method: ``'gl'``, ``'l1'``, ``'predictor'`` (``'pred'``) or ``'heun'`` (spikeDE's ``'corrector'``/
+            ``'trap'``, deprecated names of it; see :mod:`spikeDE.fractional.schemes`).
         memory: ``None`` (full history), ``L`` (the last ``L`` steps) or ``'soe'`` (sum-of-exponentials).
         learn_alpha: learnable orders (bool, or one bool per layer).
         alpha_mode: ``'auto'``, ``'per_layer'`` or ``'multiterm'``.
         multi_coefficient: weights of multi-term orders (``None``: ones).
         learn_coefficient: learnable weights (kept positive through ``exp``).
-        dt: time step (``options={'step_size': ...}`` in :meth:`forward` overrides it).
+        dt: time step (default 1; ``options={'step_size': ...}`` or the spacing of ``x_time`` in :meth:`forward`
+            override it).
         step_mode: ``'multi'`` (fold time into the batch, fast) or ``'single'`` (one call of ``base`` per step).
         soe_tol, soe_horizon: relative accuracy of the SOE kernel and the lag up to which it holds.
         interpolation_method: accepted for compatibility, unused.
@@ -206,7 +224,7 @@ class SNNWrapper(nn.Module):
 
     def __init__(self, base: nn.Module, integrator: str = "fdeint", alpha=0.5, method: str = "gl", memory=None,
                  learn_alpha=False, alpha_mode: str = "auto", multi_coefficient=None, learn_coefficient=False,
-                 dt: float = 1.0, *, step_mode: str = "multi", soe_tol: float = SOE_TOL,
+                 dt: float | None = None, *, step_mode: str = "multi", soe_tol: float = SOE_TOL,
                  soe_horizon: int = SOE_HORIZON, interpolation_method: str | None = None, options=None):
         super().__init__()
         if not isinstance(base, nn.Module):
@@ -215,8 +233,11 @@ class SNNWrapper(nn.Module):
         self.integrator = check_integrator(integrator)
         self.method = self._check_method(method)
         self.memory = check_memory(memory, "SNNWrapper")
+        self._dt_given = dt is not None
+        dt = 1.0 if dt is None else dt
         check_positive(float(dt), "dt", "SNNWrapper")
         self.dt = float(dt)
+        self._warned_x_time = False
         if step_mode not in ("multi", "single", "m", "s"):
             raise ValueError(f"step_mode must be 'multi' or 'single', got {step_mode!r}")
         self.step_mode = "multi" if step_mode in ("multi", "m") else "single"
@@ -234,21 +255,28 @@ class SNNWrapper(nn.Module):
         self._neurons = [(name, m) for name, m in base.named_modules() if isinstance(m, BaseNeuron)]
         if not self._neurons:
             raise ValueError("base has no spikeDE neuron layers (instances of spikeDE.BaseNeuron, e.g. LIFNeuron)")
+        for _, m in self._neurons:
+            m.yield_orders("SNNWrapper")
         names = [f"{name} ({type(m).__name__})" for name, m in self._neurons]
         self.orders = nn.ModuleList()
         self.coefficients = nn.ModuleDict()
         if self.integrator == "fdeint":
+            layers = ", ".join(f"{i}: {nm}" for i, nm in enumerate(names))
+            self._case = compat.alpha_case(alpha)
+            alpha, multi_coefficient, alpha_mode = compat.legacy_alpha_config(alpha, multi_coefficient, alpha_mode,
+                                                                              len(names), layers)
             self.layer_orders = parse_alpha_config(alpha, len(self._neurons), names, multi_coefficient,
                                                    learn_alpha, learn_coefficient, alpha_mode)
             for i, (lo, nm) in enumerate(zip(self.layer_orders, names)):
-                n_terms = len(lo.alphas)
-                self.orders.append(FractionalOrder(lo.alphas if n_terms > 1 else lo.alphas[0],
-                                                   learnable=lo.learn_alpha,
-                                                   shape=(n_terms,) if n_terms > 1 else (), name=f"layer {i} ({nm})"))
-                if lo.multi_term:
-                    self.coefficients[str(i)] = MultiTermCoefficients(lo.coefficients, lo.learn_coefficient,
-                                                                      f"layer {i} ({nm})")
+                order, coefs = make_orders(lo.alphas, lo.coefficients, lo.learn_alpha, lo.learn_coefficient,
+                                           f"layer {i} ({nm})")
+                self.orders.append(order)
+                if coefs is not None:
+                    self.coefficients[str(i)] = coefs
+            if self._case == "A" and self.layer_orders[0].multi_term:
+                self._case = "B"
         else:
+            self._case = "A_scalar"
             if learn_alpha not in (False, None) and (learn_alpha is True or any(learn_alpha)):
                 raise ValueError("learn_alpha needs integrator='fdeint' (integrator='odeint' has integer order)")
             self.layer_orders = None
@@ -281,14 +309,12 @@ class SNNWrapper(nn.Module):
         return list(self._neurons)
 
     def get_per_layer_alpha(self) -> list:
-        """The current order(s) of each layer: a float, or a list of floats for multi-term layers."""
+        """The current order(s) of each layer: a float, or a list of floats for multi-term layers (detached; the
+        tensors with their graph are ``net.orders[i]()``). spikeDE 0.1.0 returned tensors: ``.tolist()``,
+        ``.item()`` on the values still work, with a ``DeprecationWarning``."""
         if self.integrator == "odeint":
-            return [1.0] * len(self._neurons)
-        out = []
-        for o in self.orders:
-            v = o.value
-            out.append(v.item() if v.dim() == 0 else v.tolist())
-        return out
+            return [compat.Order(1.0) for _ in self._neurons]
+        return [compat.as_order_value(o.value) for o in self.orders]
 
     def get_per_layer_coefficient(self) -> list:
         """The current multi-term weights of each layer (``None`` for single-term layers)."""
@@ -304,9 +330,10 @@ class SNNWrapper(nn.Module):
     # ----------------------------------------------------------------- forward
     def _dynamics(self, i: int, method: str, memory, dt: float) -> Dynamics:
         if self.integrator == "odeint":
-            return Dynamics("odeint", None, None, "gl", None, dt)
+            return make_dynamics("odeint", None, None, "gl", None, dt)
         coefs = self.coefficients[str(i)] if str(i) in self.coefficients else None
-        return Dynamics("fdeint", self.orders[i], coefs, method, memory, dt, self.soe_tol, self.soe_horizon)
+        return make_dynamics("fdeint", self.orders[i], coefs, method, memory, dt, soe_tol=self.soe_tol,
+                             soe_horizon=self.soe_horizon)
 
     def _check_input(self, x):
         check_floating(x, "x", "SNNWrapper")
@@ -321,34 +348,52 @@ class SNNWrapper(nn.Module):
                                  f"input_shape {self.input_shape} given to _set_neuron_shapes")
 
     @staticmethod
-    def _check_time(x_time, T: int):
+    def _time_step(x_time, T: int):
+        """The spacing of ``x_time`` (``T`` or ``T+1`` uniform, increasing points), or ``None`` (no ``x_time`` or
+        a single point)."""
         if x_time is None:
-            return
+            return None
         if not isinstance(x_time, torch.Tensor):
             x_time = torch.as_tensor(x_time)
         if x_time.dim() != 1 or x_time.numel() not in (T, T + 1):
             raise ValueError(f"x_time must be 1-D with T = {T} or T+1 = {T + 1} points, got shape "
                              f"{tuple(x_time.shape)}")
-        if x_time.numel() > 1:
-            d = x_time.diff().double()
-            if not bool((d > 0).all()):
-                raise ValueError("x_time must be strictly increasing")
-            if not torch.allclose(d, d.mean().expand_as(d), rtol=1e-4, atol=0):
-                raise ValueError("x_time must be a uniform grid: spikeDE neurons step with a fixed dt")
+        if x_time.numel() < 2:
+            return None
+        d = x_time.detach().diff().double()
+        if not bool((d > 0).all()):
+            raise ValueError("x_time must be strictly increasing")
+        if not torch.allclose(d, d.mean().expand_as(d), rtol=1e-4, atol=0):
+            raise ValueError("x_time must be a uniform grid: spikeDE neurons step with a fixed dt")
+        return float(d.mean())
+
+    def _step_from(self, x_time, T: int, opts: dict) -> float:
+        """The step of this call: the spacing of ``x_time`` when given (as in spikeDE 0.1.0), else
+        ``options['step_size']`` or ``dt``. An explicit step that differs from the spacing is warned about once."""
+        explicit = opts.get("dt", self.dt if self._dt_given else None)
+        h = self._time_step(x_time, T)
+        if h is None:
+            return self.dt if explicit is None else explicit
+        if explicit is not None and abs(explicit - h) > 1e-6 * h and not self._warned_x_time:
+            self._warned_x_time = True
+            warnings.warn(f"SNNWrapper: x_time has spacing {h:.6g} but the step given is {explicit:.6g} (dt or "
+                          f"options['step_size']); the step is taken from x_time (h = {h:.6g}, as in spikeDE "
+                          f"0.1.0). Leave x_time out to step with {explicit:.6g}.", UserWarning, stacklevel=5)
+        return h
 
     def forward(self, x: torch.Tensor, x_time: torch.Tensor | None = None, method: str | None = None,
                 options: dict | None = None, output_time=None) -> torch.Tensor:
         """Run the network on ``x`` (``[T, B, ...]``) and return its output for every step (``[T, B, ...]``).
 
-        ``x_time`` (optional, ``T`` or ``T+1`` uniform points) is checked but does not set the step: the step is
-        ``dt`` or ``options['step_size']``. ``method`` and ``options['memory']`` override the constructor's
+        ``x_time`` (optional, ``T`` or ``T+1`` uniform points) sets the step to its spacing, as in spikeDE 0.1.0
+        (an explicit ``dt`` or ``options['step_size']`` that differs is warned about once); without it the step is
+        ``options['step_size']`` or ``dt``. ``method`` and ``options['memory']`` override the constructor's
         settings for this call.
         """
         if output_time is not None:
             raise ValueError("output_time is not supported: the output is given at every input step")
         self._check_input(x)
         T, B = int(x.shape[0]), int(x.shape[1])
-        self._check_time(x_time, T)
         opts = dict(self._defaults)
         if options:
             opts.update(self._parse_options(options))
@@ -356,29 +401,31 @@ class SNNWrapper(nn.Module):
         if m == "euler":
             if self.integrator == "fdeint":
                 raise ValueError("method 'euler' is for integrator='odeint'; fractional methods: gl, l1, predictor, "
-                                 "corrector")
+                                 "heun")
             m = "gl"
         memory = opts.get("memory", self.memory)
-        dt = opts.get("dt", self.dt)
+        dt = self._step_from(x_time, T, opts)
         reset_net(self.base)
         fold = self.step_mode == "multi" or T == 0  # T = 0: one call on the empty folded input
-        for i, (name, neuron) in enumerate(self._neurons):
-            mode = "fold" if fold else "single"
-            object.__setattr__(neuron, "_external",
-                               _External(self._dynamics(i, m, memory, dt), mode, T, B, -1, name))
+        mode = "fold" if fold else "single"
+        contexts = [CallContext(self._dynamics(i, m, memory, dt), mode, T, B, -1, name)
+                    for i, (name, _) in enumerate(self._neurons)]
+        # each neuron layer receives its orders explicitly, as the keyword ``context`` of its forward
+        handles = [neuron.register_forward_pre_hook(_context_hook(ctx), with_kwargs=True)
+                   for (_, neuron), ctx in zip(self._neurons, contexts)]
         try:
             if fold:
                 out = self.base(x.reshape(T * B, *x.shape[2:]))
                 return self._unfold(out, T, B)
             outs = []
             for t in range(T):
-                for _, neuron in self._neurons:
-                    neuron._external.step_index = t
+                for ctx in contexts:
+                    ctx.step_index = t
                 outs.append(self.base(x[t]))
             return self._stack(outs)
         finally:
-            for _, neuron in self._neurons:
-                object.__setattr__(neuron, "_external", None)
+            for h in handles:
+                h.remove()
 
     def _unfold(self, out, T, B):
         if isinstance(out, torch.Tensor):

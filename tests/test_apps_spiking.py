@@ -40,10 +40,10 @@ def test_default_model_trains_flif_and_lif_side_by_side(default_arms):
     for f in ("config.toml", "flif/checkpoint.pt", "lif/metrics.json", "plots/membrane_traces.png",
               "plots/relaxation.png", "plots/training_curves.png"):
         assert os.path.isfile(os.path.join(out, f)), f
-    # the learned alpha in summary.json is sigmoid(logit) of the checkpoint, layer by layer
+    # the learned alpha in summary.json is sigmoid(alpha_logit) of the checkpoint, layer by layer
     ck = load_checkpoint(os.path.join(out, "flif", "checkpoint.pt"))
     for i, layer in enumerate(("sn1", "sn2")):
-        alpha = float(torch.sigmoid(ck["model"][f"orders.{i}.logit"]))
+        alpha = float(torch.sigmoid(ck["model"][f"orders.{i}.alpha_logit"]))
         assert rows["flif"]["alphas"][layer] == pytest.approx(alpha, abs=1e-12)
         assert ck["history"][-1][f"alpha/{layer}"] == pytest.approx(alpha, abs=1e-12)
         assert alpha != 0.5                      # it was learned (starts at 0.5)
@@ -68,7 +68,7 @@ def test_flif_with_alpha_one_fixed_is_the_lif_arm(tmp_path):
 def test_multiterm_and_cnn_arms(tmp_path):
     out, rows = _run(tmp_path, "mt", "--neuron", "multiterm", "--no-plots")
     ck = load_checkpoint(os.path.join(out, "multiterm", "checkpoint.pt"))
-    c = torch.exp(ck["model"]["coefficients.0.log_c"]).tolist()
+    c = torch.exp(ck["model"]["coefficients.0.log_coefficient"]).tolist()
     assert c != pytest.approx([1 / 3] * 3)        # the weights were learned
     assert rows["multiterm"]["alphas"]["sn1"] == pytest.approx(sum(ci * a for ci, a in zip(c, (0.3, 0.7, 1.0)))
                                                                / sum(c), abs=1e-6)

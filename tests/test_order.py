@@ -12,7 +12,7 @@ def test_fixed_order_is_a_buffer():
 
 def test_learnable_order_stays_in_open_interval_with_live_gradient():
     o = FractionalOrder(0.5, learnable=True)
-    assert [n for n, _ in o.named_parameters()] == ["logit"]
+    assert [n for n, _ in o.named_parameters()] == ["alpha_logit"]
     assert o().item() == pytest.approx(0.5)
     opt = torch.optim.SGD(o.parameters(), lr=2.0)
     for _ in range(50):  # push alpha hard towards 1: it approaches but never reaches 1

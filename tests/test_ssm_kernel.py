@@ -133,7 +133,7 @@ def test_kernel_gradient_in_all_parameters_is_the_finite_difference():
     ssm = FractionalSSM(3, 6, alpha=[0.3, 0.6, 0.9], learn_alpha=True, bidirectional=True, dtype=F64)
     wrapper = _KernelOf(ssm, 24)
     names = [n for n, _ in wrapper.named_parameters()]
-    assert "ssm.order.logit" in names and "ssm.log_dt" in names
+    assert "ssm.order.alpha_logit" in names and "ssm.log_dt" in names
     params = tuple(p.detach().clone().requires_grad_() for p in wrapper.parameters())
     kernel = lambda *ps: torch.func.functional_call(wrapper, dict(zip(names, ps)), ())  # noqa: E731
     assert torch.autograd.gradcheck(kernel, params, fast_mode=True)

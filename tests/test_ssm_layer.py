@@ -143,11 +143,11 @@ def test_learnable_alpha_gets_a_gradient_equal_to_the_finite_difference():
 def test_parameters_and_shapes():
     ssm = FractionalSSM(5, 16, alpha=0.3)
     names = dict(ssm.named_parameters())
-    assert set(names) == {"order.logit", "log_dt", "log_A_real", "A_imag", "B", "C", "D"}
+    assert set(names) == {"order.alpha_logit", "log_dt", "log_A_real", "A_imag", "B", "C", "D"}
     assert names["C"].shape == (1, 5, 8, 2) and ssm.alpha.shape == (5,)
     assert ssm.kernel(33).shape == (1, 5, 33)
     fixed = FractionalSSM(5, 16, alpha=1.0, learn_alpha=False, d_skip=False, bidirectional=True)
-    assert "order.logit" not in dict(fixed.named_parameters()) and fixed.D is None
+    assert "order.alpha_logit" not in dict(fixed.named_parameters()) and fixed.D is None
     assert fixed.kernel(10).shape == (2, 5, 10)
     dt = fixed.log_dt.exp()
     assert bool(((dt >= 1e-3) & (dt <= 1e-1)).all())

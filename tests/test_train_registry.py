@@ -75,7 +75,7 @@ def test_arms_trained_side_by_side(registered, tmp_path, capsys):
     # learned order reported for the fractional arm only
     assert rows["test-step"]["alpha"] is None and rows["test-frac"]["alphas"].keys() == {"neuron.alpha"}
     ck = load_checkpoint(os.path.join(out, "test-frac", "checkpoint.pt"))
-    logit = ck["model"]["neuron.alpha.logit"]
+    logit = ck["model"]["neuron.alpha.alpha_logit"]
     assert rows["test-frac"]["alphas"]["neuron.alpha"] == pytest.approx(float(torch.sigmoid(logit)))
     assert "alpha/neuron.alpha" in ck["history"][-1]
     # spike rate and synaptic operations, recomputed by hand from the checkpoint on the test set
@@ -100,8 +100,8 @@ def test_neuron_choice_and_errors(registered):
     spec = get_model("test-net")
     assert arm_names(spec, []) == ["test-frac", "test-step"]
     assert arm_names(spec, ["test-step"]) == ["test-step"]
-    with pytest.raises(RegistryError, match="unknown neuron 'lfi'; available: flif, lif, multiterm, test-frac, "
-                                            "test-step"):
+    with pytest.raises(RegistryError, match="unknown neuron 'lfi'; available: alif, cubalif, flif, lif, multiterm, "
+                                            "test-frac, test-step"):
         arm_names(spec, ["lfi"])
     with pytest.raises(RegistryError, match="already registered"):
         register_neuron("test-step")(lambda cfg: None)

@@ -74,12 +74,17 @@ def test_get_per_layer_alpha_and_coefficients():
 
 def test_length_mismatch_names_layers_in_order():
     with pytest.raises(ValueError) as err:
-        SNNWrapper(MLP(n_layers=2), alpha=[0.5, 0.8, 0.9])
+        SNNWrapper(MLP(n_layers=2), alpha=[0.5, 0.8, 0.9], alpha_mode="per_layer")
     msg = str(err.value)
     assert "3 entries" in msg and "2 neuron layers" in msg
     assert msg.index("lifs.0") < msg.index("lifs.1") and "LIFNeuron" in msg
     with pytest.raises(ValueError, match="2 neuron layers"):
         SNNWrapper(MLP(n_layers=2), alpha=[[0.5], [0.6], [0.7]])
+    # 'auto' reads it as spikeDE 0.1.0 did (multi-term orders shared by all layers), warning with the same names
+    with pytest.warns(DeprecationWarning) as rec:
+        SNNWrapper(MLP(n_layers=2), alpha=[0.5, 0.8, 0.9])
+    msg = str(rec[0].message)
+    assert "3 entries" in msg and "2 neuron layers" in msg and msg.index("lifs.0") < msg.index("lifs.1")
 
 
 def test_alpha_out_of_range_names_the_layer():
@@ -115,7 +120,7 @@ def test_learnable_alpha_registered_at_construction_and_trains():
     torch.manual_seed(0)
     net = SNNWrapper(MLP(n_layers=2), alpha=[0.5, 0.7], learn_alpha=True)
     names = [n for n, _ in net.named_parameters()]
-    assert "orders.0.logit" in names and "orders.1.logit" in names
+    assert "orders.0.alpha_logit" in names and "orders.1.alpha_logit" in names
     opt = torch.optim.Adam(net.parameters(), lr=0.05)  # built right after the wrapper
     x = data(T=40)
     target = torch.zeros(4)

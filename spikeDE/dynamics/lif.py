@@ -37,11 +37,14 @@ def fire_reset_rows(H, S, V, theta, cfg: SpikeConfig, thr_rows=None):
     th = float(theta)
     vr = cfg.v_reset
     zero = cfg.reset == "zero"
+    never = th == float("inf") and thr_rows is None  # theta = inf: no spike, V = H (not H - inf * 0)
 
     def step(t):
         h, s = H[t], S[t]
         torch.ge(h, th_t if thr_rows is None else thr_rows[t], out=s)
-        if zero:
+        if never:
+            V[t].copy_(h)
+        elif zero:
             torch.addcmul(h, h, s, value=-1.0, out=V[t])
             if vr != 0.0:
                 V[t].add_(s, alpha=vr)
@@ -146,7 +149,9 @@ class _StepSpike(torch.autograd.Function):
     def backward(ctx, g):
         (u,) = ctx.saved_tensors
         gu = g * ctx.cfg.surrogate.derivative(u, ctx.cfg.scale)
-        dtheta = (-gu).sum().reshape(ctx.theta_shape) if ctx.needs_input_grad[1] else None
+        dtheta = None
+        if ctx.needs_input_grad[1]:  # a per-neuron threshold (adaptive neurons) keeps its shape
+            dtheta = -gu if tuple(ctx.theta_shape) == tuple(gu.shape) else (-gu).sum().reshape(ctx.theta_shape)
         return gu, dtheta, None, None
 
 
@@ -154,7 +159,9 @@ def fire_and_reset(h: torch.Tensor, theta: torch.Tensor, cfg: SpikeConfig, xi=No
     """One step of firing and reset with autograd: ``(S, V)`` from the charge ``h`` (see :mod:`.spiking`)."""
     s = _StepSpike.apply(h, theta, xi, cfg)
     sr = s.detach() if cfg.detach_reset else s
-    if cfg.reset == "subtract":
+    if theta.dim() == 0 and bool(torch.isinf(theta)):
+        v = h  # theta = inf: never fires (h - inf * 0 would be nan)
+    elif cfg.reset == "subtract":
         v = h - theta * sr
     else:
         v = h * (1.0 - sr) + cfg.v_reset * sr

@@ -17,7 +17,7 @@ method         ``g``                            ``K_k`` (k >= 1)
 ``gl``         ``dt^alpha``                     Grünwald–Letnikov weights ``w_k``
 ``l1``         ``Gamma(2-alpha) dt^alpha``      ``b_k - b_{k-1}``, L1 weights ``b_j = (j+1)^{1-alpha} - j^{1-alpha}``
 ``predictor``  ``dt^alpha / Gamma(alpha+1)``    ``q``: ``1 / sum_k r_k z^k``, ``r_k = (k+1)^alpha - k^alpha``
-``corrector``  as ``predictor``, then a trapezoidal correction of the newest step (below)
+``heun``       as ``predictor``, then a trapezoidal correction of the newest step (below)
 =============  ===============================  ===================================================================
 
 * ``gl``: ``h^{-alpha} sum_k w_k V_{n-k}`` is the Grünwald–Letnikov derivative.
@@ -26,7 +26,9 @@ method         ``g``                            ``K_k`` (k >= 1)
 * ``predictor``: the fractional Adams–Bashforth (product rectangle) rule ``V_n = g sum_m r_{n-m} G_m`` with
   ``G_m = F_m + J_m / g`` (the drift of step ``m`` held constant over the step, plus the reset jump
   ``J_m = V_m - H_m`` as an impulse), inverted into the membrane form above.
-* ``corrector``: predictor–corrector. The predicted ``H^P_n`` is corrected by treating the drift of the
+* ``heun`` (spikeDE's neuron ``corrector``; not fdeint's Adams–Bashforth–Moulton ``corrector``, which re-weights
+  the whole history): predictor–corrector on the newest step. The predicted ``H^P_n`` is corrected by treating
+  the drift of the
   newest step as linear between ``f(V_{n-1}, X_n)`` and ``f(H^P_n, X_n)`` (product trapezoid weight
   ``g_2 = dt^alpha / Gamma(alpha+2)``): ``H_n = H^P_n + g_2 (f(H^P_n, X_n) - f(V_{n-1}, X_n))``, i.e.
   ``H_n = (1 - kappa) H^P_n + kappa V_{n-1}`` with ``kappa = lambda g_2 / tau``. It evaluates the drift at
@@ -48,8 +50,9 @@ from __future__ import annotations
 import torch
 
 from ..fractional.history import causal_conv
+from ..fractional.schemes import SCHEMES, resolve
 from ..fractional.soe import soe_weights
-from ..fractional.weights import gl_weights, l1_weights, rectangle_weights
+from ..fractional.weights import gl_weights, l1_weights, rectangle_weights, scheme_factor
 
 __all__ = [
     "METHODS", "canonical_method", "series_inverse", "derivative_kernel", "multiterm_kernel",
@@ -57,28 +60,15 @@ __all__ = [
 ]
 
 _F64 = torch.float64
-METHODS = ("gl", "l1", "predictor", "corrector")
-SOE_METHODS = ("gl", "l1")
-_ALIASES = {
-    "gl": "gl", "grunwald": "gl", "grunwald_letnikov": "gl",
-    "l1": "l1",
-    "predictor": "predictor", "pred": "predictor", "rectangle": "predictor", "adams_bashforth": "predictor",
-    "corrector": "corrector", "trap": "corrector", "trapezoid": "corrector", "abm": "corrector",
-    "predictor_corrector": "corrector",
-}
+METHODS = tuple(s.name for s in SCHEMES.values() if s.neurons)
+SOE_METHODS = tuple(s.name for s in SCHEMES.values() if s.neurons and s.soe)
 
 
 def canonical_method(method: str) -> str:
-    """Canonical name of a fractional scheme (``gl``, ``l1``, ``predictor``, ``corrector``).
-
-    spikeDE's names ``pred`` and ``trap`` are accepted.
-    """
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a string, got {type(method).__name__}")
-    key = method.strip().lower().replace("-", "_")
-    if key not in _ALIASES:
-        raise ValueError(f"unknown method {method!r}; valid: gl, l1, predictor (pred), corrector (trap)")
-    return _ALIASES[key]
+    """Canonical name of a neuron scheme (``gl``, ``l1``, ``predictor``, ``heun``) from the shared table
+    :mod:`spikeDE.fractional.schemes`; spikeDE's ``pred`` is accepted, its ``corrector``/``trap`` mean ``heun``
+    (with a ``DeprecationWarning``)."""
+    return resolve(method, "neurons")
 
 
 def series_inverse(r: torch.Tensor) -> torch.Tensor:
@@ -103,21 +93,20 @@ def derivative_kernel(method: str, alpha, n: int, dt=1.0):
     """``(g, K)`` with ``D^alpha V(t_m) ~ (1/g) sum_{k=0}^{m-1} K_k V_{m-k}`` (``K_0 = 1``, length ``n``).
 
     ``alpha``: float or 0-d tensor (gradients kept); ``dt``: float or 0-d tensor. Float64.
-    The corrector uses the predictor's kernel (its correction is applied by :func:`membrane_recurrence`).
+    ``heun`` uses the predictor's kernel (its correction is applied by :func:`membrane_recurrence`).
     """
-    method = canonical_method(method)
+    scheme = SCHEMES[canonical_method(method)]  # kernel and factor from the shared table
     a = alpha.reshape(()).to(_F64) if isinstance(alpha, torch.Tensor) else torch.tensor(float(alpha), dtype=_F64)
     h = dt.reshape(()).to(_F64) if isinstance(dt, torch.Tensor) else torch.tensor(float(dt), dtype=_F64)
-    hp = h**a
-    if method == "gl":
-        return hp, gl_weights(a, n)
-    if method == "l1":
+    g = scheme_factor(scheme.factor[0], a, h)
+    kind = scheme.kernel[0]
+    if kind == "gl":
+        return g, gl_weights(a, n)
+    if kind == "l1":  # the L1 derivative of differences, regrouped on V (V_0 = 0)
         b = l1_weights(a, n)
-        k = torch.cat([b[:1], b[1:] - b[:-1]])
-        return hp * torch.exp(torch.lgamma(2.0 - a)), k
-    # predictor / corrector
-    q = series_inverse(rectangle_weights(a, n))
-    return hp * torch.exp(-torch.lgamma(a + 1.0)), q
+        return g, torch.cat([b[:1], b[1:] - b[:-1]])
+    # rectangle (predictor, heun): the membrane form inverts the product-rectangle weights
+    return g, series_inverse(rectangle_weights(a, n))
 
 
 def multiterm_kernel(method: str, alphas, coefficients, n: int, dt=1.0):
@@ -140,8 +129,8 @@ def multiterm_kernel(method: str, alphas, coefficients, n: int, dt=1.0):
         coefs = list(coefficients)
     if len(coefs) != len(terms):
         raise ValueError(f"{len(terms)} orders need {len(terms)} coefficients, got {len(coefs)}")
-    if canonical_method(method) == "corrector" and len(terms) > 1:
-        raise ValueError("method 'corrector' supports a single order; use gl, l1 or predictor for multi-term")
+    if canonical_method(method) == "heun" and len(terms) > 1:
+        raise ValueError("method 'heun' supports a single order; use gl, l1 or predictor for multi-term")
     total, acc = None, None
     for a, c in zip(terms, coefs):
         g, k = derivative_kernel(method, a, n, dt)
@@ -157,7 +146,7 @@ def membrane_recurrence(method: str, g: torch.Tensor, kernel: torch.Tensor, tau,
     """``(c_X, K')`` of ``H_n = c_X X_n - sum_{k>=1} K'_k V_{n-k}`` for the drift ``(X - lambda V)/tau``.
 
     ``K'_1 = K_1 + lambda g / tau`` (the leak evaluated at ``V_{n-1}``), ``K'_k = K_k`` otherwise,
-    ``c_X = g / tau``. For the corrector (``alpha`` needed) both are then mixed with ``V_{n-1}`` as
+    ``c_X = g / tau``. For ``heun`` (``alpha`` needed) both are then mixed with ``V_{n-1}`` as
     described in the module docstring. Float64 tensors with the graph of all inputs.
     """
     t64 = tau.reshape(()).to(_F64) if isinstance(tau, torch.Tensor) else torch.tensor(float(tau), dtype=_F64)
@@ -165,10 +154,10 @@ def membrane_recurrence(method: str, g: torch.Tensor, kernel: torch.Tensor, tau,
     cx = g / t64
     k1 = kernel[1:2] + lam * g / t64 if kernel.numel() > 1 else kernel[1:2]
     kp = torch.cat([kernel[:1], k1, kernel[2:]])
-    if canonical_method(method) == "corrector" and leak:
+    if canonical_method(method) == "heun" and leak:
         a = alpha.reshape(()).to(_F64) if isinstance(alpha, torch.Tensor) else torch.tensor(float(alpha), dtype=_F64)
         h = dt.reshape(()).to(_F64) if isinstance(dt, torch.Tensor) else torch.tensor(float(dt), dtype=_F64)
-        kappa = h**a * torch.exp(-torch.lgamma(a + 2.0)) / t64
+        kappa = scheme_factor(SCHEMES["heun"].factor[1], a, h) / t64  # the trapezoid weight of the newest step
         cx = (1.0 - kappa) * cx
         kp = torch.cat([kp[:1], (1.0 - kappa) * kp[1:2] - kappa, (1.0 - kappa) * kp[2:]])
     return cx, kp

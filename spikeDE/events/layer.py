@@ -20,7 +20,10 @@ for neurons that are silent so far.
 from __future__ import annotations
 
 import math
+import warnings
 from numbers import Integral
+
+import numpy as np
 
 import torch
 from torch import nn
@@ -38,6 +41,13 @@ __all__ = ["SpikingODELayer"]
 _STEP_SIZE_ARGS = ("dt_init", "dt_min", "max_steps_per_interval", "max_steps")
 
 
+def _like_input(counts: torch.Tensor, inputs):
+    """Counts as a NumPy array (detached) for NumPy inputs, else the tensor (with its surrogate gradient)."""
+    if isinstance(inputs, torch.Tensor):
+        return counts
+    return counts.detach().cpu().numpy()
+
+
 class SpikingODELayer(nn.Module):
     r"""Fully connected spiking layer with exact (event-driven) LIF dynamics and exact spike times.
 
@@ -53,11 +63,14 @@ class SpikingODELayer(nn.Module):
             ``sqrt(eps) * (v_threshold - v_reset) / tau_mem``); see :mod:`spikeDE.events.crossing`.
         seed: seeds the weight initialisation (a private generator), for reproducible layers.
         device, dtype: of the weight.
+        dt_init, dt_min, max_steps_per_interval, max_steps: adaptive-stepping arguments of other event-driven
+            layers; accepted and ignored with one warning (integration here is exact, there is no step).
 
     Calls (times in ms; ``T`` intervals; ``B`` optional batch):
 
     * ``forward(inputs, interval=1.0)``: ``inputs`` ``[T, n_inputs]`` or ``[T, B, n_inputs]`` (tensor or
-      NumPy array) -> spike counts ``[T, (B,) n_neurons]`` in the input's float dtype. Starts from rest
+      NumPy array) -> spike counts ``[T, (B,) n_neurons]`` in the input's float dtype: a tensor (with the
+      surrogate gradient of the counts) for a tensor input, a NumPy array for a NumPy input. Starts from rest
       (``reset()``) unless ``keep_state=True``. ``return_spikes=True`` also returns the :class:`SpikeTrain`;
       the last one is always available as ``layer.spike_train``.
     * ``step(x, interval=1.0)``: one interval from the current state (online mode); ``x`` ``[n_inputs]`` or
@@ -65,6 +78,8 @@ class SpikingODELayer(nn.Module):
     * ``forward_events(times, channels, duration, ...)``: input spike events (synaptic dynamics).
     * ``reset()``, ``voltage``, ``synaptic_current``, ``refractory``, ``time``, ``detach_state()``.
     """
+
+    stateful = True  # spikeDE.reset_net calls reset()
 
     def __init__(
         self,
@@ -83,12 +98,12 @@ class SpikingODELayer(nn.Module):
     ):
         super().__init__()
         where = "SpikingODELayer"
-        for name in _STEP_SIZE_ARGS:
-            if name in kwargs:
-                raise TypeError(
-                    f"{where}: {name} is not an argument here: membrane and spike times are computed in closed form "
-                    f"between events (exact), so there is no integration step to set; remove {name}={kwargs[name]!r}"
-                )
+        stepping = {name: kwargs.pop(name) for name in _STEP_SIZE_ARGS if name in kwargs}
+        if stepping:
+            given = ", ".join(f"{k}={v!r}" for k, v in stepping.items())
+            warnings.warn(f"{where}: {given} ignored: membrane and spike times are computed in closed form between "
+                          f"events (exact integration, no step size to set); remove them", DeprecationWarning,
+                          stacklevel=2)
         if kwargs:
             raise TypeError(f"{where}: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
         for name, val in (("n_inputs", n_inputs), ("n_neurons", n_neurons)):
@@ -215,15 +230,18 @@ class SpikingODELayer(nn.Module):
         if not keep_state:
             self.reset()
         counts, train = self._run_dense(x, interval, where)
+        counts = _like_input(counts, inputs)
         return (counts, train) if return_spikes else counts
 
     def step(self, x, interval: float = 1.0, *, return_spikes: bool = False):
         """Advance one interval from the current state; spike counts ``[(B,) n_neurons]``."""
         where = "SpikingODELayer.step"
         interval = check_interval(interval, where)
+        x_in = x
         x = as_input_tensor(x, self.n_inputs, (1, 2), "[n_inputs] or [B, n_inputs]", where, self.weight)
         counts, train = self._run_dense(x.unsqueeze(0), interval, where)
-        return (counts[0], train) if return_spikes else counts[0]
+        counts = _like_input(counts[0], x_in)
+        return (counts, train) if return_spikes else counts
 
     def forward_events(
         self,

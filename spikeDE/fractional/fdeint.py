@@ -14,7 +14,8 @@ import torch
 
 from .._checks import check_alpha, check_floating
 from .memory import DEFAULT_BLOCK_SIZE, parse_memory
-from .solvers import ALIASES, SOLVERS
+from .schemes import resolve
+from .solvers import SOLVERS
 from .solvers.base import Problem
 
 __all__ = ["fdeint", "METHODS"]
@@ -23,11 +24,11 @@ METHODS = tuple(SOLVERS)
 
 
 def _method_name(method) -> str:
-    if not isinstance(method, str) or (method not in SOLVERS and method not in ALIASES):
-        valid = ", ".join(f"'{m}'" for m in SOLVERS)
-        aliases = ", ".join(f"'{a}' (= '{m}')" for a, m in ALIASES.items())
-        raise ValueError(f"fdeint: unknown method {method!r}; valid methods: {valid}; aliases: {aliases}")
-    return ALIASES.get(method, method)
+    """The canonical name (:mod:`spikeDE.fractional.schemes`, the table shared with the neurons)."""
+    try:
+        return resolve(method, "fdeint")
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"fdeint: {e}") from None
 
 
 def _check_grid(t) -> tuple[torch.Tensor, float]:
@@ -169,7 +170,8 @@ def fdeint(func, y0, t, alpha, *, method: str = "l1", memory=None, **options):
         alpha: the order, ``0 < alpha <= 1``: a float or a 0-d tensor (possibly learnable: gradients reach it,
             Gamma factors included); for a tuple ``y0`` optionally one per component. For ``glmulti``: the
             list of orders ``alpha_m`` of the terms.
-        method: ``"l1"`` (default), ``"gl"`` (Grünwald–Letnikov on ``y - y0``), ``"predictor"`` (alias
+        method: a scheme of :mod:`spikeDE.fractional.schemes`: ``"l1"`` (default), ``"gl"`` (alias
+            ``"grunwald"``; Grünwald–Letnikov on ``y - y0``), ``"predictor"`` (alias
             ``"pred"``, fractional Adams–Bashforth), ``"corrector"`` (alias ``"trap"``,
             Adams–Bashforth–Moulton predictor–corrector, order ``1 + alpha``), ``"glmulti"`` (multi-term
             ``sum_m c_m D^{alpha_m} y = func``). ``alpha = 1`` gives explicit Euler (``gl``, ``l1``,
@@ -180,8 +182,9 @@ def fdeint(func, y0, t, alpha, *, method: str = "l1", memory=None, **options):
             ``~ K^{-alpha}/Gamma(1-alpha) max|y - y0|``), or ``"soe"`` (sum-of-exponentials compression of
             the kernel for lags ``>= 2 block_size``, relative kernel error ``<= soe_tol`` up to lag
             ``len(t)``; ``O(M)`` state per element, ``O(T M)`` time).
-        **options: ``soe_tol`` (``memory="soe"``, default ``1e-8``; results match full history to about
-            ``1e-6`` relative), ``block_size`` (steps per block of the history engine, default 32),
+        **options: ``soe_tol`` (``memory="soe"``, default ``1e-6``,
+            :data:`spikeDE.fractional.schemes.DEFAULT_SOE_TOL`; results match full history to about ``1e-6``
+            relative), ``block_size`` (steps per block of the history engine, default 32),
             ``coefficients`` (``glmulti``: the ``c_m``, floats or tensors; default all ones).
 
     Returns:

@@ -41,6 +41,7 @@ from numbers import Integral
 import torch
 from torch.autograd.function import once_differentiable
 
+from .schemes import DEFAULT_SOE_TOL
 from .soe import soe_rates, soe_weights
 from .weights import gl_weights, l1_weights, rectangle_weights, trapezoid_weights
 
@@ -48,7 +49,6 @@ __all__ = ["HistorySum", "MemorySpec", "parse_memory", "short_memory_bound", "DE
            "DEFAULT_BLOCK_SIZE"]
 
 _F64 = torch.float64
-DEFAULT_SOE_TOL = 1e-6
 DEFAULT_BLOCK_SIZE = 32
 
 _GENERATORS = {"gl": gl_weights, "l1": l1_weights, "rectangle": rectangle_weights, "trapezoid": trapezoid_weights}

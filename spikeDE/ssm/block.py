@@ -153,6 +153,13 @@ class LoongSpike(nn.Module):
         self.dropout = nn.Dropout(float(dropout))
         self.channel_rates: torch.Tensor | None = None
 
+    stateful = True  # spikeDE.reset_net calls reset()
+
+    def reset(self) -> None:
+        """Forget the last call's statistics (the streaming state is explicit: :meth:`default_state`); the
+        neuron is reset by :func:`spikeDE.reset_net` itself."""
+        self.channel_rates = None
+
     @property
     def spike_rate(self) -> torch.Tensor | None:
         """Mean firing rate of the last call (spikes per neuron and step), a 0-d tensor, or ``None``."""

@@ -60,6 +60,7 @@ from torch import nn
 from .._checks import check_finite, check_floating, check_positive
 from ..fractional.soe import soe_rates, soe_weights
 from ..fractional.weights import gl_weights
+from ..fractional.schemes import LAYER_SOE_TOL
 from ..order import FractionalOrder
 from .kernel import gl_ssm_kernel
 
@@ -122,7 +123,7 @@ class FractionalSSM(nn.Module):
                  alpha_per_channel: bool = True, init: str = "lin", A_parameterization: str = "sector",
                  d_skip: bool = True,
                  kernel_oversample: int | None = None, stream_window: int = 4, stream_n_max: int = 2**20,
-                 stream_tol: float = 1e-4, name: str | None = None, device=None, dtype=None):
+                 stream_tol: float = LAYER_SOE_TOL, name: str | None = None, device=None, dtype=None):
         super().__init__()
         where = f"FractionalSSM {name!r}" if name else "FractionalSSM"
         self._where = where

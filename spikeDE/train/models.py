@@ -1,4 +1,4 @@
-"""Models of the ``spikede`` command.
+"""Models of the ``spikede`` command: registrations of the reference networks of :mod:`spikeDE.models`.
 
 Spiking models (one arm per neuron, :mod:`spikeDE.train.neurons`), run through :class:`spikeDE.SNNWrapper`
 (the network sees the sequence folded into the batch, ``[T*B, ...]``; every neuron layer runs its whole
@@ -13,26 +13,22 @@ learn).
 Every neuron layer is made by the arm's neuron factory as ``build(cfg, tau=..., threshold=..., learn_tau=...,
 name="sn1")`` (a factory registered by the user should accept these keywords).
 
-* ``mlp``: ``Linear -> neuron`` repeated ``layers`` times (width ``hidden``), then a ``Linear`` readout of the
-  last spikes: per-step logits ``z_t = W s_t + b``. No recurrent weights: whatever the network remembers is in
-  the membranes (exponential forgetting for ``lif``, power-law memory for ``flif``).
-* ``cnn``: ``layers`` blocks ``Conv -> neuron`` (``hidden`` channels, kernel 3, zero padding 1), then a
-  ``Linear`` readout of the flattened spikes. One time step of input of shape ``(C,)`` (the embedded
-  sequence tasks) is read as a 1-channel 1-D signal of length ``C`` (a digit row of 8 pixels, the 17
-  channels of the delay task; ``Conv1d``); ``(C, L)`` as ``C`` channels of length ``L`` (``Conv1d``);
-  ``(C, H, W)`` as an image (``Conv2d``, with ``2x2`` max pooling of the spikes after each block while the
-  map is at least ``4x4``).
+* ``mlp``: :class:`spikeDE.models.SpikingMLP` (``Linear -> neuron`` repeated ``layers`` times, width ``hidden``,
+  then a ``Linear`` readout of the last spikes).
+* ``cnn``: :class:`spikeDE.models.SpikingCNN` (``layers`` blocks ``Conv -> neuron``, ``hidden`` channels, then a
+  ``Linear`` readout; a step of ``C`` channels is read as a 1-D signal of length ``C``).
+* ``gru`` / ``ann``: :class:`spikeDE.models.GRUClassifier` and :class:`spikeDE.models.StepMLP`, references that
+  need no spiking neuron (a conventional recurrent memory; no memory at all).
+* ``ssm``: :class:`spikeDE.models.SpikingSSMClassifier`.
 
-Reference models that need no spiking neuron: a GRU (a conventional recurrent network, an upper reference
-for memory tasks) and a per-step MLP (no memory at all, a floor).
+:func:`wrap_spiking`, :func:`spiking_mlp` and :func:`spiking_cnn` build the wrapped spiking networks from a
+task, a config and a registered neuron (other registration modules call them).
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-
-import torch
 from torch import nn
 
+from ..models import GRUClassifier, SpikingCNN, SpikingMLP, StepMLP
 from ..wrapper import SNNWrapper
 from . import neurons as _builtin_neurons  # noqa: F401  (registers lif, flif, multiterm)
 from .config import ConfigError, TrainConfig
@@ -62,60 +58,32 @@ def _check_spiking_options(name: str, opts: dict) -> None:
             raise ConfigError(f"model {name!r}: option {key} must be > 0, got {opts[key]}")
 
 
-def _scaled(layer: nn.Module, gain: float) -> nn.Module:
-    """``layer`` with its (PyTorch default, ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``) weights and bias times ``gain``."""
-    with torch.no_grad():
-        layer.weight.mul_(gain)
-        if layer.bias is not None:
-            layer.bias.mul_(gain)
-    return layer
-
-
 def _neuron(neuron: str, cfg: TrainConfig, opts: dict, name: str) -> nn.Module:
     return get_neuron(neuron).build(cfg, tau=opts["tau"], threshold=opts["threshold"], learn_tau=opts["learn_tau"],
                                     name=name)
 
 
+def _factory(neuron: str, cfg: TrainConfig, opts: dict):
+    return lambda name: _neuron(neuron, cfg, opts, name)
+
+
 def spiking_mlp(info: TaskInfo, cfg: TrainConfig, neuron: str, opts: dict) -> SNNWrapper:
-    """``[Linear -> neuron] x layers -> Linear`` (module names ``fc1, sn1, ..., readout``), wrapped."""
+    """:class:`spikeDE.models.SpikingMLP` (module names ``fc1, sn1, ..., readout``) for the task, wrapped."""
     _check_spiking_options("mlp", opts)
-    mods, width = OrderedDict(flatten=nn.Flatten(1)), info.n_inputs
-    for i in range(1, opts["layers"] + 1):
-        mods[f"fc{i}"] = _scaled(nn.Linear(width, cfg.hidden), opts["gain"])
-        mods[f"sn{i}"] = _neuron(neuron, cfg, opts, f"sn{i}")
-        width = cfg.hidden
-    mods["readout"] = nn.Linear(width, info.n_classes)
-    return wrap_spiking(nn.Sequential(mods), neuron, cfg)
+    net = SpikingMLP(info.n_inputs, info.n_classes, cfg.hidden, opts["layers"], _factory(neuron, cfg, opts),
+                     opts["gain"])
+    return wrap_spiking(net, neuron, cfg)
 
 
 def spiking_cnn(info: TaskInfo, cfg: TrainConfig, neuron: str, opts: dict) -> SNNWrapper:
-    """``[Conv -> neuron (-> max pool)] x layers -> Linear`` (names ``conv1, sn1, ..., readout``), wrapped."""
+    """:class:`spikeDE.models.SpikingCNN` (names ``conv1, sn1, ..., readout``) for the task, wrapped."""
     _check_spiking_options("cnn", opts)
-    shape = tuple(int(s) for s in info.input_shape)
-    mods = OrderedDict()
-    if len(shape) == 1:
-        mods["unsqueeze"] = nn.Unflatten(1, (1, shape[0]))
-        in_ch, spatial, conv, pool = 1, [shape[0]], nn.Conv1d, None
-    elif len(shape) == 2:
-        in_ch, spatial, conv, pool = shape[0], [shape[1]], nn.Conv1d, None
-    elif len(shape) == 3:
-        in_ch, spatial, conv, pool = shape[0], list(shape[1:]), nn.Conv2d, nn.MaxPool2d
-    else:
-        raise ConfigError(f"model 'cnn' takes steps of shape (C,), (C, L) or (C, H, W); task {info.name!r} has "
-                          f"{shape}")
-    for i in range(1, opts["layers"] + 1):
-        mods[f"conv{i}"] = _scaled(conv(in_ch, cfg.hidden, kernel_size=3, padding=1), opts["gain"])
-        mods[f"sn{i}"] = _neuron(neuron, cfg, opts, f"sn{i}")
-        in_ch = cfg.hidden
-        if pool is not None and min(spatial) >= 4:
-            mods[f"pool{i}"] = pool(2)
-            spatial = [s // 2 for s in spatial]
-    mods["flatten"] = nn.Flatten(1)
-    n = in_ch
-    for s in spatial:
-        n *= s
-    mods["readout"] = nn.Linear(n, info.n_classes)
-    return wrap_spiking(nn.Sequential(mods), neuron, cfg)
+    try:
+        net = SpikingCNN(info.input_shape, info.n_classes, cfg.hidden, opts["layers"], _factory(neuron, cfg, opts),
+                         opts["gain"])
+    except ValueError as e:
+        raise ConfigError(f"model 'cnn': {e} (task {info.name!r})") from e
+    return wrap_spiking(net, neuron, cfg)
 
 
 @register_model("mlp", description="spiking MLP: [Linear -> neuron] x layers -> Linear readout, per step",
@@ -129,30 +97,6 @@ def _mlp(info, cfg, neuron, opts):
                 neurons=True, default_neurons=("flif", "lif"), options=_SPIKING_OPTIONS)
 def _cnn(info, cfg, neuron, opts):
     return spiking_cnn(info, cfg, neuron, opts)
-
-
-class GRUClassifier(nn.Module):
-    """``h_t = GRU(x_t, h_{t-1})``, logits ``z_t = W h_t + b``: ``[T, B, C] -> [T, B, K]``."""
-
-    def __init__(self, n_inputs: int, hidden: int, n_classes: int, layers: int = 1):
-        super().__init__()
-        self.rnn = nn.GRU(n_inputs, hidden, num_layers=layers)
-        self.out = nn.Linear(hidden, n_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, _ = self.rnn(x.flatten(2))
-        return self.out(h)
-
-
-class StepMLP(nn.Module):
-    """``z_t = W_2 relu(W_1 x_t + b_1) + b_2`` at every step independently: ``[T, B, C] -> [T, B, K]``."""
-
-    def __init__(self, n_inputs: int, hidden: int, n_classes: int):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(n_inputs, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.flatten(2))
 
 
 @register_model("gru", description="non-spiking GRU reference (conventional recurrent memory)", options={"layers": 1})
@@ -169,8 +113,8 @@ def _ann(info, cfg, neuron, opts):
 
 # ------------------------------------------------------------------------------------------------ spiking SSM
 def _register_ssm():
-    """The spiking state-space classifier (:class:`spikeDE.ssm.SpikingSSMClassifier`) as model ``ssm``."""
-    from ..ssm import SpikingSSMClassifier
+    """The spiking state-space classifier (:class:`spikeDE.models.SpikingSSMClassifier`) as model ``ssm``."""
+    from ..models import SpikingSSMClassifier
 
     @register_model("ssm", description="spiking fractional state-space classifier: FractionalSSM -> LIF/f-LIF "
                                        "-> GLU blocks (alpha: the SSMs' and the neurons' initial order)",

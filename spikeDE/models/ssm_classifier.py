@@ -1,4 +1,5 @@
-r"""``SpikingSSMClassifier``: encoder -> ``n`` :class:`~spikeDE.ssm.LoongSpike` blocks -> decoder.
+r"""``SpikingSSMClassifier``: encoder -> ``n`` :class:`~spikeDE.ssm.LoongSpike` blocks -> decoder (also importable as
+``spikeDE.ssm.SpikingSSMClassifier``).
 
 For inputs ``x [B, L, C]`` (or token ids ``[B, L]``):
 
@@ -28,7 +29,7 @@ import torch
 from torch import nn
 
 from .._checks import check_floating
-from .block import LoongSpike, LoongSpikeState
+from ..ssm.block import LoongSpike, LoongSpikeState
 
 __all__ = ["SpikingSSMClassifier", "SpikingSSMClassifierState"]
 

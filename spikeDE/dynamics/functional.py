@@ -1,0 +1,132 @@
+r"""The functional core of the spiking neurons: explicit parameters and state, pure sequence and step functions.
+
+A neuron layer is ``tau D^alpha v = -lambda v + I`` (``lambda = 1``: LIF, ``0``: IF) with spike and reset
+(:mod:`.spiking`), stepped by a :class:`Dynamics` (order(s) as tensors, scheme, memory, step). Two calls:
+
+* :func:`membrane_sequence` ``(x [T, D], theta, params, dyn) -> (S, V)``: the whole sequence from rest with the
+  fused kernels (:func:`.lif.lif_sequence` at integer order, :func:`.fractional.fractional_sequence` otherwise,
+  hand-written backward passes).
+* :func:`membrane_step` ``(x [D], theta, state, params, dyn) -> (s, v, state)``: one step from a
+  :class:`MembraneState` (autograd through the step; the same arithmetic as the sequence). ``theta`` may be one
+  value per neuron (``[D]``), which is how an adaptive threshold plugs in (:mod:`.adaptive`).
+
+A new neuron type changes one piece and keeps the rest: its input drive (a synapse, :mod:`.synapse`, in front of
+:func:`membrane_sequence`), its threshold (per step, :mod:`.adaptive`) or its reset (:class:`.spiking.SpikeConfig`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+
+from ..fractional.schemes import LAYER_SOE_TOL, SOE_HORIZON
+from .fractional import (DEFAULT_BLOCK, DEFAULT_SOE_BLOCK, DEFAULT_SUB_BLOCK, MemoryPlan, StreamState,
+                         fractional_sequence, soe_plan_rates)
+from .lif import lif_sequence, lif_step
+from .schemes import SOE_METHODS, far_soe_weights, membrane_recurrence, multiterm_kernel
+from .spiking import SpikeConfig
+
+__all__ = ["Dynamics", "MembraneParams", "MembraneState", "membrane_sequence", "membrane_step"]
+
+
+@dataclass
+class Dynamics:
+    """The time stepping of one call: ``alpha`` (order tensor(s) with their graph; ``None``: integer order),
+    ``coefficients`` (multi-term weights or ``None``), ``method``, ``memory`` (``None``, ``L`` or ``'soe'``),
+    ``dt``; ``integer``: take the integer-order kernel."""
+
+    integrator: str
+    alpha: torch.Tensor | None
+    coefficients: torch.Tensor | None
+    method: str
+    memory: object
+    dt: float
+    soe_tol: float = LAYER_SOE_TOL
+    soe_horizon: int = SOE_HORIZON
+    block: int | None = None  # None: DEFAULT_BLOCK (exact / short memory) or DEFAULT_SOE_BLOCK (SOE)
+    sub_block: int = DEFAULT_SUB_BLOCK
+    integer: bool = False
+
+
+class MembraneParams(NamedTuple):
+    """``tau`` (0-d tensor, graph kept when learnable), ``leak`` (LIF or IF) and the spike/reset config."""
+
+    tau: torch.Tensor
+    leak: bool
+    spike: SpikeConfig
+
+
+class MembraneState(NamedTuple):
+    """Single-step state (all ``None`` at rest): ``v`` (integer order), ``stream`` (the fractional history,
+    :class:`.fractional.StreamState`, advanced in place), ``kernel`` (cached ``(c_X, K', omega)``), ``du``."""
+
+    v: torch.Tensor | None = None
+    stream: StreamState | None = None
+    kernel: tuple | None = None
+    du: float | None = None
+
+
+def _integer_tau(params: MembraneParams, dyn: Dynamics, like: torch.Tensor) -> torch.Tensor:
+    """``tau / dt`` of the integer-order step (``sum_i c_i dV/dt = f`` divides by ``sum_i c_i``)."""
+    tau = params.tau.to(dtype=like.dtype, device=like.device)
+    if dyn.coefficients is not None:
+        tau = tau * dyn.coefficients.to(like.dtype).sum()
+    return tau / dyn.dt if dyn.dt != 1.0 else tau
+
+
+def _plan(dyn: Dynamics):
+    if dyn.memory == "soe":
+        if dyn.method not in SOE_METHODS:
+            raise ValueError(f"memory='soe' is available for methods {', '.join(SOE_METHODS)}, got method "
+                             f"{dyn.method!r}")
+        block = dyn.block or DEFAULT_SOE_BLOCK
+        rates, du = soe_plan_rates(block, dyn.soe_horizon, dyn.soe_tol)
+        return MemoryPlan("soe", None, block, dyn.sub_block, rates), du
+    return MemoryPlan("exact", dyn.memory, dyn.block or DEFAULT_BLOCK, dyn.sub_block), None
+
+
+def _recurrence(params: MembraneParams, dyn: Dynamics, n: int, like: torch.Tensor):
+    """``(c_X, K')`` (dtype of ``like``) covering lags ``< n``."""
+    g, k = multiterm_kernel(dyn.method, dyn.alpha, dyn.coefficients, max(n, 2), dyn.dt)
+    cx, kp = membrane_recurrence(dyn.method, g, k, params.tau, params.leak, dyn.alpha.reshape(-1)[0], dyn.dt)
+    return cx.to(like.dtype), kp.to(like.dtype)
+
+
+def membrane_sequence(x: torch.Tensor, theta: torch.Tensor, params: MembraneParams, dyn: Dynamics):
+    """Spikes and membranes ``(S, V)`` (``[T, D]``) of the whole sequence ``x`` (``[T, D]``) from rest."""
+    T = x.shape[0]
+    if dyn.integer:
+        return lif_sequence(x, _integer_tau(params, dyn, x), theta, params.leak, params.spike)
+    plan, du = _plan(dyn)
+    if plan.kind == "soe":
+        cx, kp = _recurrence(params, dyn, min(T, 2 * plan.block), x)
+        omega = far_soe_weights(dyn.method, dyn.alpha, dyn.coefficients, plan.rates, du, dyn.dt).to(x.dtype)
+        return fractional_sequence(x, cx, kp, theta, params.spike, plan, omega)
+    cx, kp = _recurrence(params, dyn, T if plan.length is None else min(T, plan.length + 1), x)
+    return fractional_sequence(x, cx, kp, theta, params.spike, plan)
+
+
+def membrane_step(x: torch.Tensor, theta: torch.Tensor, state: MembraneState, params: MembraneParams,
+                  dyn: Dynamics, xi: torch.Tensor | None = None):
+    """One step ``(S_t, V_t, new state)`` from ``x = X_t`` (``[D]``); ``xi``: threshold noise or ``None``."""
+    if dyn.integer:
+        v = state.v if state.v is not None else torch.zeros_like(x)
+        s, v = lif_step(x, v, _integer_tau(params, dyn, x), theta, params.leak, params.spike, xi)
+        return s, v, state._replace(v=v)
+    if state.stream is None:
+        plan, du = _plan(dyn)
+        state = state._replace(stream=StreamState(plan), du=du)
+    st, kernel = state.stream, state.kernel
+    if st.plan.kind == "soe":
+        if kernel is None:
+            cx, kp = _recurrence(params, dyn, 2 * st.plan.block, x)
+            omega = far_soe_weights(dyn.method, dyn.alpha, dyn.coefficients, st.plan.rates, state.du, dyn.dt)
+            kernel = (cx, kp, omega.to(x.dtype))
+    else:
+        L = st.plan.length
+        need = st.t + 1 if L is None else min(st.t + 1, L + 1)
+        if kernel is None or kernel[1].numel() < need:
+            kernel = _recurrence(params, dyn, max(64, 2 * need) if L is None else L + 1, x) + (None,)
+    s, v = st.step(x, kernel[0], kernel[1], theta, params.spike, kernel[2], xi)
+    return s, v, state._replace(kernel=kernel)
