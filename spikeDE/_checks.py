@@ -82,11 +82,18 @@ def as_float_tensor(value, like: torch.Tensor) -> torch.Tensor:
 
 
 def check_threshold(threshold, where: str | None = None):
-    """A firing threshold must be finite and ``> 0`` (``0`` fires on any non-negative charge, a negative or NaN
-    threshold would silently change what a spike means)."""
-    if isinstance(threshold, torch.Tensor):
-        return check_positive(threshold, "threshold", where)
-    return check_positive(float(threshold), "threshold", where)
+    """A firing threshold must be ``> 0`` and not NaN (``0`` fires on any non-negative charge, a negative or NaN
+    threshold would silently change what a spike means). ``+inf`` is allowed: a neuron that never fires (its
+    membrane is the non-spiking fractional ODE, e.g. to compare with :func:`spikeDE.fdeint`)."""
+    prefix = f"{where}: " if where else ""
+    v = threshold.detach() if isinstance(threshold, torch.Tensor) else None
+    if v is None:
+        if isinstance(threshold, bool) or not isinstance(threshold, Real):
+            raise TypeError(f"{prefix}threshold must be a real number, got {type(threshold).__name__}")
+        v = torch.tensor(float(threshold), dtype=torch.float64)
+    if not bool(((v > 0) & ~torch.isnan(v)).all()):
+        raise ValueError(f"{prefix}threshold must be > 0 (+inf: never fires), got {_describe(threshold)}")
+    return threshold
 
 
 def check_stream_batch(x: torch.Tensor, held: torch.Tensor | None, where: str) -> None:

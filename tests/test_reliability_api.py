@@ -9,7 +9,7 @@ from torch import nn
 from spikeDE.fractional.fdeint import fdeint
 from spikeDE.neuron import LIFNeuron
 from spikeDE.ssm.block import LoongSpike
-from spikeDE.ssm.classifier import SpikingSSMClassifier
+from spikeDE.models.ssm_classifier import SpikingSSMClassifier
 from spikeDE.ssm.fractional_ssm import FractionalSSM
 from spikeDE.wrapper import SNNWrapper
 
@@ -164,10 +164,15 @@ def test_out_of_range_token_ids_name_the_argument():
 
 
 # ------------------------------------------------------------------------------ item 9: invalid values
-@pytest.mark.parametrize("thr", [float("nan"), 0, -1.0, float("inf")])
+@pytest.mark.parametrize("thr", [float("nan"), 0, -1.0, float("-inf"), torch.tensor([1.0, float("nan")])])
 def test_bad_threshold_is_refused(thr):
     with pytest.raises(ValueError, match="threshold"):
         LIFNeuron(threshold=thr)
+
+
+def test_infinite_threshold_is_a_neuron_that_never_fires():
+    out = LIFNeuron(threshold=float("inf"))(torch.full((5, 2, 3), 100.0))
+    assert out.eq(0).all()
 
 
 def test_wrapper_refuses_silent_broadcasts():

@@ -77,10 +77,10 @@ def test_ssm_parameter_groups_by_name():
     names = {id(p): n for n, p in m.named_parameters()}
     ssm = sorted(names[id(p)] for p in groups[1]["params"])
     expected = sorted(f"blocks.{b}.ssm.{k}" for b in (0, 1) for k in ("log_dt", "log_A_real", "A_imag", "B",
-                                                                          "order.logit"))
+                                                                          "order.alpha_logit"))
     assert ssm == expected and groups[1]["lr"] == 1e-3 and groups[1]["weight_decay"] == 0.0
     default = {names[id(p)] for p in groups[0]["params"]}
-    assert "blocks.0.ssm.C" in default and "blocks.0.neuron.order.logit" in default and "head.weight" in default
+    assert "blocks.0.ssm.C" in default and "blocks.0.neuron.order.alpha_logit" in default and "head.weight" in default
     assert len(default) + len(ssm) == len(names)
     opt = torch.optim.AdamW(groups, lr=0.01, weight_decay=0.01)
     assert [g["lr"] for g in opt.param_groups] == [0.01, 1e-3]

@@ -6,7 +6,7 @@ matches ``regex`` (``re.search``) goes into that rule's group with the ``overrid
 
 :data:`SSM_PARAMETERS` matches the state-space parameters of :class:`spikeDE.ssm.FractionalSSM` that S4-type
 models train at a small learning rate without weight decay: the step ``log_dt``, the state matrix
-(``log_A_real``, ``A_imag``), ``B`` and the SSM's fractional order (``ssm.order.logit``). ``C``, ``D``, the
+(``log_A_real``, ``A_imag``), ``B`` and the SSM's fractional order (``ssm.order.alpha_logit``). ``C``, ``D``, the
 neurons and the mixing layers stay in the default group.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from torch import nn
 
 __all__ = ["SSM_PARAMETERS", "parameter_groups", "ssm_rules"]
 
-SSM_PARAMETERS = r"(^|\.)ssm\.(log_dt|log_A_real|A_imag|B|order\.logit)$"
+SSM_PARAMETERS = r"(^|\.)ssm\.(log_dt|log_A_real|A_imag|B|order\.(alpha_)?logit)$"
 
 
 def ssm_rules(ssm_lr: float | None, ssm_weight_decay: float = 0.0) -> list:
