@@ -9,6 +9,7 @@ from .sampler import GlobalBatchSampler
 from .seeding import derive_seed, get_rng_state, seed_everything, set_rng_state
 from .trainer import Trainer, evaluate_model, readout
 from . import models as _models, tasks as _tasks  # noqa: E402,F401  (built-in registrations)
+from . import tasks_graph as _tasks_graph  # noqa: E402,F401  (graph tasks and models)
 
 __all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint", "ConfigError", "TrainConfig", "load_config",
            "save_config", "DistEnv", "init_distributed", "resolve_device", "MODELS", "NEURONS", "TASKS",

@@ -1,0 +1,192 @@
+r"""Graph networks for node classification: spiking SGCN and DRSGNN, a plain GCN reference, and the adapter that
+lets a trainer treat nodes as samples.
+
+* :class:`SGCN` (spiking graph convolutional network, in the form of spikeDE 0.1.0's example and SpikingGCN):
+  precomputed propagated features ``X' = A_hat^K X`` (z-scored per column) are rate-coded into spikes every
+  step, ``s_t ~ Bernoulli(clamp(x', 0, 1))``, and drive ``Linear -> neuron`` (``hidden = 0``: straight to one
+  spiking neuron per class; ``hidden > 0``: ``Linear -> neuron -> Linear -> neuron``). The output is the
+  spike train of the class neurons, ``[T, B, n_classes]``; its mean over time (the firing rate) times
+  ``scale`` is the class score.
+* :class:`DRSGNN` (dynamic reactive spiking GNN): the same on features with a Laplacian positional encoding
+  appended (``[X', PE]``) and a learnable threshold per neuron layer.
+* :class:`GCN`: the non-spiking two-layer GCN, ``A_hat relu(A_hat X W_1) W_2`` (Kipf and Welling), full graph.
+* :class:`NodeInput`: maps node ids to the model's input (rows of a feature table, or the full-graph GCN's
+  output rows), so that a mini-batch of nodes is a batch of samples ``[1, B, 1]`` (time-first, one step).
+
+The spiking networks take a neuron factory ``neuron(name) -> nn.Module`` and a ``wrap(base) -> nn.Module`` that
+runs the ``[T*B, ...]``-folded network (default: :class:`spikeDE.SNNWrapper` with ``snn_kwargs``, LIF if none),
+so the same network runs with LIF or fractional LIF neurons.
+
+Randomness of the spike encoding: in training mode the encoder draws from PyTorch's global generator (seeded and
+checkpointed by the trainer); in evaluation mode from a private generator re-seeded with ``eval_seed`` every
+time the model enters evaluation mode, so every evaluation of a trained model sees the same encodings and
+repeated evaluations of the same nodes inside one pass see fresh ones.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..graph.spikes import SpikeEncoder
+from ..wrapper import SNNWrapper
+
+__all__ = ["SGCN", "DRSGNN", "GCN", "NodeInput", "zscore"]
+
+
+def zscore(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    r"""Columns of ``x [N, F]`` scaled to mean 0 and standard deviation 1 (``(x - mu) / sigma``; a constant
+    column becomes 0)."""
+    mu = x.mean(0, keepdim=True)
+    sd = x.std(0, unbiased=False, keepdim=True)
+    return torch.where(sd > eps, (x - mu) / sd.clamp(min=eps), torch.zeros_like(x))
+
+
+def _learnable_threshold(neuron: nn.Module) -> nn.Module:
+    """Make a spikeDE neuron's threshold a learnable parameter (starting at its value)."""
+    if not hasattr(neuron, "threshold_learnable"):
+        raise ValueError(f"a learnable threshold needs a spikeDE neuron, got {type(neuron).__name__}")
+    if not neuron.threshold_learnable:
+        value = float(neuron.threshold)
+        neuron.threshold_learnable = True
+        neuron.threshold = nn.Parameter(torch.tensor(value, dtype=torch.get_default_dtype()))
+    return neuron
+
+
+class SGCN(nn.Module):
+    """Spiking GCN on precomputed propagated features (see the module docstring).
+
+    Args:
+        n_features, n_classes: input width (features, with any positional encoding) and classes.
+        neuron: ``neuron(name) -> nn.Module``, one spiking layer (e.g. ``lambda name: LIFNeuron()``).
+        hidden: 0 (``Linear -> neuron``, one neuron per class) or the width of one hidden spiking layer.
+        steps: ``T``, the number of encoding steps.
+        encoder: ``bernoulli``, ``poisson`` or ``deterministic`` (:mod:`spikeDE.graph.spikes`).
+        scale: class score = ``scale *`` firing rate of the class neurons.
+        gain: the ``Linear`` layers start from PyTorch's default initialisation times ``gain`` (sparse spike
+            inputs on few features need ``gain > 1`` to reach the threshold).
+        learn_threshold: a learnable threshold in every neuron layer.
+        wrap: ``wrap(base) -> module`` running the folded network; default ``SNNWrapper(base, **snn_kwargs)``.
+        snn_kwargs: keywords of the default wrapper (default ``{"integrator": "odeint"}``, LIF).
+        eval_seed: seed of the evaluation-mode encoder.
+    """
+
+    def __init__(self, n_features: int, n_classes: int, neuron: Callable[[str], nn.Module], *, hidden: int = 0,
+                 steps: int = 100, encoder: str = "bernoulli", scale: float = 1.0, gain: float = 1.0,
+                 learn_threshold: bool = False,
+                 wrap: Callable[[nn.Module], nn.Module] | None = None, snn_kwargs: dict | None = None,
+                 eval_seed: int = 0):
+        super().__init__()
+        for name, v, lo in (("n_features", n_features, 1), ("n_classes", n_classes, 2), ("hidden", hidden, 0)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ValueError(f"{type(self).__name__}: {name} must be an integer >= {lo}, got {v!r}")
+        for name, v in (("scale", scale), ("gain", gain)):
+            if not v > 0:
+                raise ValueError(f"{type(self).__name__}: {name} must be > 0, got {v!r}")
+        self.encoder = SpikeEncoder(encoder, steps)
+        self.scale = float(scale)
+        self.eval_seed = int(eval_seed)
+        self._generator = None
+        mods, width, i = OrderedDict(), n_features, 1
+        for out in ([hidden] if hidden else []) + [n_classes]:
+            fc = mods[f"fc{i}"] = nn.Linear(width, out)
+            with torch.no_grad():
+                fc.weight.mul_(gain)
+                fc.bias.mul_(gain)
+            layer = neuron(f"sn{i}")
+            mods[f"sn{i}"] = _learnable_threshold(layer) if learn_threshold else layer
+            width, i = out, i + 1
+        base = nn.Sequential(mods)
+        self.snn = wrap(base) if wrap is not None else SNNWrapper(base, **(snn_kwargs or {"integrator": "odeint"}))
+
+    def train(self, mode: bool = True):
+        if not mode:
+            self._generator = None        # the next evaluation starts again from eval_seed
+        return super().train(mode)
+
+    def _eval_generator(self, device) -> torch.Generator:
+        if self._generator is None or self._generator.device != torch.device(device):
+            self._generator = torch.Generator(device=device).manual_seed(self.eval_seed)
+        return self._generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features ``[B, F]`` (or ``[1, B, F]``) -> scaled output spikes ``[T, B, n_classes]``."""
+        if x.dim() == 3 and x.shape[0] == 1:
+            x = x[0]
+        if x.dim() != 2:
+            raise ValueError(f"{type(self).__name__}: x must be node features [B, F] or [1, B, F], got shape "
+                             f"{tuple(x.shape)}")
+        gen = None if self.training else self._eval_generator(x.device)
+        spikes = self.encoder(x, gen)
+        return self.snn(spikes) * self.scale
+
+    @property
+    def steps(self) -> int:
+        return self.encoder.steps
+
+
+class DRSGNN(SGCN):
+    """SGCN on ``[X', PE]`` (features with a positional encoding appended, ``n_features`` counting both) with a
+    learnable threshold in every neuron layer."""
+
+    def __init__(self, n_features: int, n_classes: int, neuron: Callable[[str], nn.Module], **kwargs):
+        kwargs.setdefault("learn_threshold", True)
+        super().__init__(n_features, n_classes, neuron, **kwargs)
+
+
+class GCN(nn.Module):
+    r"""Two-layer GCN ``Z = A_hat dropout(relu(A_hat dropout(X) W_1 + b_1)) W_2 + b_2`` on the full graph."""
+
+    def __init__(self, n_features: int, hidden: int, n_classes: int, dropout: float = 0.5):
+        super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"GCN: dropout must be in [0, 1), got {dropout!r}")
+        self.fc1 = nn.Linear(n_features, hidden)
+        self.fc2 = nn.Linear(hidden, n_classes)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        """``x [N, F]``, sparse ``adj [N, N]`` -> logits ``[N, n_classes]``."""
+        a = adj.to(dtype=x.dtype, device=x.device)
+        h = torch.relu(torch.sparse.mm(a, self.fc1(self.dropout(x))))
+        return torch.sparse.mm(a, self.fc2(self.dropout(h)))
+
+
+class NodeInput(nn.Module):
+    """Nodes as samples: ``ids [1, B, 1]`` (node ids as floats, time-first) -> the model's per-step logits.
+
+    ``mode='table'``: ``model(table[ids])`` (a feature table ``[N, F]``, e.g. propagated features).
+    ``mode='graph'``: ``model(table, adj)[ids]`` as one step ``[1, B, K]`` (a full-graph model such as
+    :class:`GCN`). The table and ``adj`` are buffers that are not saved in checkpoints (they are the data).
+    """
+
+    def __init__(self, model: nn.Module, table: torch.Tensor, adj: torch.Tensor | None = None, mode: str = "table"):
+        super().__init__()
+        if mode not in ("table", "graph"):
+            raise ValueError(f"NodeInput: mode must be 'table' or 'graph', got {mode!r}")
+        if mode == "graph" and adj is None:
+            raise ValueError("NodeInput: mode 'graph' needs adj")
+        self.model, self.mode = model, mode
+        self.register_buffer("table", table, persistent=False)
+        self.adj = adj
+
+    def _apply(self, fn, *args, **kwargs):
+        super()._apply(fn, *args, **kwargs)
+        if self.adj is not None:
+            self.adj = fn(self.adj)
+        return self
+
+    def node_ids(self, x: torch.Tensor) -> torch.Tensor:
+        ids = x.reshape(-1).round().long()
+        n = self.table.shape[0]
+        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= n):
+            raise ValueError(f"NodeInput: node ids must be in [0, {n}), got [{int(ids.min())}, {int(ids.max())}]")
+        return ids
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ids = self.node_ids(x)
+        if self.mode == "table":
+            return self.model(self.table[ids])
+        return self.model(self.table, self.adj)[ids].unsqueeze(0)
