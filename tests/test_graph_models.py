@@ -31,7 +31,7 @@ def _run(cfg):
 
 def _base_weights(run, arm):
     state = load_checkpoint(os.path.join(run, arm, "checkpoint.pt"))["model"]
-    return {k.split("snn.base.")[1]: v for k, v in state.items() if "snn.base." in k}
+    return {k: v for k, v in state.items() if "fc" in k or "snn.base." in k}      # weights (not the orders)
 
 
 def test_flif_at_alpha_one_is_the_lif_arm_bit_for_bit(tmp_path):
@@ -142,3 +142,17 @@ def test_missing_planetoid_files_exit_2(tmp_path, capsys, monkeypatch):
                  "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "ind.cora.x" in err and "never downloads" in err
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "poisson"])
+@pytest.mark.parametrize("n_features, hidden", [(40, 0), (6, 16)])       # gather branch, dense branch
+def test_input_current_equals_linear_of_the_encoded_spikes(kind, n_features, hidden):
+    torch.manual_seed(3)
+    net = SGCN(n_features, 3, lambda name: LIFNeuron(), hidden=hidden, steps=7, encoder=kind).double()
+    x = torch.randn(9, n_features, dtype=torch.float64) * 1.5
+    x[0, :3] = 2.0                                     # some entries spike always ...
+    fast = net.input_current(x, torch.Generator().manual_seed(11))
+    spikes = net.encoder(x, torch.Generator().manual_seed(11))
+    ref = spikes @ net.fc1.weight.t() + net.fc1.bias  # ... the plain Linear of the same spikes
+    torch.testing.assert_close(fast, ref, rtol=1e-12, atol=1e-12)
+    assert ((spikes > 0) & (spikes < 1)).sum() == 0 and 0 < spikes.mean() < 1

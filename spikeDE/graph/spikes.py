@@ -8,7 +8,10 @@ dtype and device.
   (an integrate-and-fire on a constant input), so ``sum_t s_t = floor(T p)`` exactly, no randomness.
 
 Random encoders draw from ``generator`` (a seeded ``torch.Generator`` on the device of ``x``) when given, else
-from PyTorch's global generator.
+from PyTorch's global generator, and draw only for the entries whose spike probability is strictly between 0 and
+1 (``T`` uniforms each): an entry with probability 0 or 1 never or always spikes, so its draw would not change
+anything. z-scored bag-of-words features are mostly such entries (Cora: 0.8 % of the entries are random), so
+this is the same distribution at a fraction of the cost.
 """
 from __future__ import annotations
 
@@ -26,20 +29,28 @@ def _check(x, steps, where):
         raise ValueError(f"{where}: steps must be an integer >= 1, got {steps!r}")
 
 
-def _uniform(x, steps, generator):
-    return torch.rand((steps, *x.shape), generator=generator, dtype=x.dtype, device=x.device)
+def _draw(p: torch.Tensor, steps: int, generator) -> torch.Tensor:
+    """``1[u_t < p]`` for ``u_t ~ U[0, 1)``, ``[steps, *p.shape]`` in ``p``'s dtype, drawing only where ``0 < p < 1``."""
+    p = p.detach()
+    flat = p.reshape(-1)
+    out = (flat >= 1).to(p.dtype).expand(steps, -1).clone()
+    idx = ((flat > 0) & (flat < 1)).nonzero().flatten()
+    if idx.numel():
+        u = torch.rand((steps, idx.numel()), generator=generator, dtype=p.dtype, device=p.device)
+        out[:, idx] = (u < flat[idx]).to(p.dtype)
+    return out.reshape(steps, *p.shape)
 
 
 def bernoulli_spikes(x: torch.Tensor, steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """``s_t = 1[u_t < clamp(x, 0, 1)]``, ``u_t ~ U[0, 1)`` i.i.d.: ``[steps, *x.shape]``."""
     _check(x, steps, "bernoulli_spikes")
-    return (_uniform(x, steps, generator) < x.clamp(0, 1)).to(x.dtype)
+    return _draw(x.clamp(0, 1), steps, generator)
 
 
 def poisson_spikes(x: torch.Tensor, steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """``s_t = 1[u_t < 1 - exp(-max(x, 0))]``: at least one event of a rate-``x`` Poisson process in the step."""
     _check(x, steps, "poisson_spikes")
-    return (_uniform(x, steps, generator) < -torch.expm1(-x.clamp(min=0))).to(x.dtype)
+    return _draw(-torch.expm1(-x.clamp(min=0)), steps, generator)
 
 
 def deterministic_spikes(x: torch.Tensor, steps: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -4,7 +4,9 @@ lets a trainer treat nodes as samples.
 * :class:`SGCN` (spiking graph convolutional network, in the form of spikeDE 0.1.0's example and SpikingGCN):
   precomputed propagated features ``X' = A_hat^K X`` (z-scored per column) are rate-coded into spikes every
   step, ``s_t ~ Bernoulli(clamp(x', 0, 1))``, and drive ``Linear -> neuron`` (``hidden = 0``: straight to one
-  spiking neuron per class; ``hidden > 0``: ``Linear -> neuron -> Linear -> neuron``). The output is the
+  spiking neuron per class; ``hidden > 0``: ``Linear -> neuron -> Linear -> neuron``). The first ``Linear``
+  (``fc1``) is applied by the model (:meth:`SGCN.input_current`, which exploits the many inputs that spike
+  always or never), the rest runs inside the wrapper. The output is the
   spike train of the class neurons, ``[T, B, n_classes]``; its mean over time (the firing rate) times
   ``scale`` is the class score.
 * :class:`DRSGNN` (dynamic reactive spiking GNN): the same on features with a Laplacian positional encoding
@@ -29,6 +31,7 @@ from typing import Callable
 
 import torch
 from torch import nn
+from torch.nn.functional import linear as F_linear
 
 from ..graph.spikes import SpikeEncoder
 from ..wrapper import SNNWrapper
@@ -89,15 +92,19 @@ class SGCN(nn.Module):
         self.scale = float(scale)
         self.eval_seed = int(eval_seed)
         self._generator = None
-        mods, width, i = OrderedDict(), n_features, 1
-        for out in ([hidden] if hidden else []) + [n_classes]:
-            fc = mods[f"fc{i}"] = nn.Linear(width, out)
+        widths = ([hidden] if hidden else []) + [n_classes]
+        self.fc1 = nn.Linear(n_features, widths[0])
+        mods, i = OrderedDict(), 1
+        for j, out in enumerate(widths):
+            if j:
+                mods[f"fc{i}"] = nn.Linear(widths[j - 1], out)
+            layer = neuron(f"sn{i}")
+            mods[f"sn{i}"] = _learnable_threshold(layer) if learn_threshold else layer
+            i += 1
+        for fc in [self.fc1] + [m for m in mods.values() if isinstance(m, nn.Linear)]:
             with torch.no_grad():
                 fc.weight.mul_(gain)
                 fc.bias.mul_(gain)
-            layer = neuron(f"sn{i}")
-            mods[f"sn{i}"] = _learnable_threshold(layer) if learn_threshold else layer
-            width, i = out, i + 1
         base = nn.Sequential(mods)
         self.snn = wrap(base) if wrap is not None else SNNWrapper(base, **(snn_kwargs or {"integrator": "odeint"}))
 
@@ -119,8 +126,37 @@ class SGCN(nn.Module):
             raise ValueError(f"{type(self).__name__}: x must be node features [B, F] or [1, B, F], got shape "
                              f"{tuple(x.shape)}")
         gen = None if self.training else self._eval_generator(x.device)
-        spikes = self.encoder(x, gen)
-        return self.snn(spikes) * self.scale
+        return self.snn(self.input_current(x, gen)) * self.scale
+
+    def input_current(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        r"""``I_t = W_1 s_t + b_1`` for the encoded spikes ``s_t`` of ``x`` : ``[T, B, H_1]``.
+
+        Random encoders: an entry with spike probability 1 spikes at every step and one with 0 never, so
+        ``I_t = (W_1 d + b_1) + W_1 r_t`` with the constant part ``d`` computed once and only the random entries
+        ``r_t`` drawn each step (in the order and from the stream of :mod:`spikeDE.graph.spikes`, so the spikes are
+        those of ``self.encoder(x, generator)``) and added by a gather of ``W_1``'s columns when that is smaller
+        than the dense product: ``O(B F H + T R H)`` for ``R`` random entries instead of ``O(T B F H)``. While a
+        forward hook watches ``fc1`` (spike and synaptic-operation counters), the dense spikes go through it.
+        """
+        fc = self.fc1
+        if self.encoder.kind == "deterministic" or fc._forward_hooks or fc._forward_pre_hooks:
+            return fc(self.encoder(x, generator))
+        p = (x.clamp(0, 1) if self.encoder.kind == "bernoulli" else -torch.expm1(-x.clamp(min=0))).detach()
+        T, (B, F), H = self.steps, p.shape, fc.out_features
+        const = F_linear((p >= 1).to(x.dtype), fc.weight, fc.bias)                       # [B, H]
+        flat = p.reshape(-1)
+        idx = ((flat > 0) & (flat < 1)).nonzero().flatten()
+        if idx.numel() == 0:
+            return const.expand(T, B, H)
+        u = torch.rand((T, idx.numel()), generator=generator, dtype=p.dtype, device=p.device)
+        spikes = (u < flat[idx]).to(x.dtype)                                             # [T, R]
+        rows, cols = idx // F, idx % F
+        if idx.numel() * H <= B * F:
+            contrib = spikes.unsqueeze(-1) * fc.weight.t()[cols]                        # [T, R, H]
+            return const.expand(T, B, H).index_add(1, rows, contrib)
+        dense = torch.zeros(T, B * F, dtype=x.dtype, device=x.device)
+        dense[:, idx] = spikes
+        return const + F_linear(dense.reshape(T, B, F), fc.weight)
 
     @property
     def steps(self) -> int:
