@@ -145,7 +145,7 @@ def test_missing_planetoid_files_exit_2(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("kind", ["bernoulli", "poisson"])
-@pytest.mark.parametrize("n_features, hidden", [(40, 0), (6, 16)])       # gather branch, dense branch
+@pytest.mark.parametrize("n_features, hidden", [(200, 0), (6, 16)])       # gather branch, dense branch
 def test_input_current_equals_linear_of_the_encoded_spikes(kind, n_features, hidden):
     torch.manual_seed(3)
     net = SGCN(n_features, 3, lambda name: LIFNeuron(), hidden=hidden, steps=7, encoder=kind).double()

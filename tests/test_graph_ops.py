@@ -76,6 +76,8 @@ def test_laplacian_pe_matches_dense_eigh():
     ref = ref * np.sign(ref[np.abs(ref).argmax(0), np.arange(k)])
     np.testing.assert_allclose(pe, ref, atol=1e-6)
     assert laplacian_pe(ei, n, k).dtype == torch.float32
+    lob = laplacian_pe(ei, n, k, solver="lobpcg", tol=1e-9, maxiter=500, dtype=torch.float64).numpy()
+    np.testing.assert_allclose(lob, ref, atol=1e-5)
     with pytest.raises(ValueError, match="do not fit"):
         laplacian_pe(ei, n, n - 1)
 

@@ -182,11 +182,25 @@ class GCN(nn.Module):
         self.fc1 = nn.Linear(n_features, hidden)
         self.fc2 = nn.Linear(hidden, n_classes)
         self.dropout = nn.Dropout(dropout)
+        self._sparse, self._cache = None, None
 
     def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
         """``x [N, F]``, sparse ``adj [N, N]`` -> logits ``[N, n_classes]``."""
         a = adj.to(dtype=x.dtype, device=x.device)
-        h = torch.relu(torch.sparse.mm(a, self.fc1(self.dropout(x))))
+        if self._sparse is None:
+            self._sparse = bool(x.numel() and (x != 0).sum() < 0.1 * x.numel())
+        if self._sparse:            # bag-of-words features: dropout on the non-zeros, X W^T as a sparse product
+            key = (x.data_ptr(), tuple(x.shape), x.dtype, x.device)
+            if self._cache is None or self._cache[0] != key:
+                xs = x.detach().to_sparse().coalesce()
+                self._cache = (key, xs.indices(), xs.values())
+            _, idx, val = self._cache
+            xs = torch.sparse_coo_tensor(idx, self.dropout(val), tuple(x.shape), is_coalesced=True,
+                                         check_invariants=False)
+            h = torch.sparse.mm(xs, self.fc1.weight.t()) + self.fc1.bias
+        else:
+            h = self.fc1(self.dropout(x))
+        h = torch.relu(torch.sparse.mm(a, h))
         return torch.sparse.mm(a, self.fc2(self.dropout(h)))
 
 

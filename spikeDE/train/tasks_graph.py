@@ -120,7 +120,13 @@ for _name in GRAPH_TASKS:
 
 # -------------------------------------------------------------------------------------------------- models
 _SPIKING = {"layers": 1, "tau": 2.0, "threshold": 1.0, "learn_tau": False, "scale": 5.0, "gain": 1.0,
-            "encoder": "bernoulli"}
+            "encoder": "bernoulli", "dt": 1.0}
+
+
+def _with_step(wrapper, dt: float):
+    """The wrapper with time step ``dt`` (the neurons integrate ``tau D^alpha v = -v + I`` on a grid of step ``dt``)."""
+    wrapper.dt = float(dt)
+    return wrapper
 
 
 def _spiking(model_cls, info: TaskInfo, cfg, neuron: str, opts: dict, with_pe: bool) -> NodeInput:
@@ -128,7 +134,7 @@ def _spiking(model_cls, info: TaskInfo, cfg, neuron: str, opts: dict, with_pe: b
     if opts["layers"] not in (1, 2):
         raise ConfigError(f"option layers must be 1 (Linear -> neuron) or 2 (one hidden spiking layer of --hidden "
                           f"neurons), got {opts['layers']}")
-    for key in ("tau", "threshold", "scale", "gain"):
+    for key in ("tau", "threshold", "scale", "gain", "dt"):
         if not opts[key] > 0:
             raise ConfigError(f"option {key} must be > 0, got {opts[key]}")
     if with_pe and prep.pe.shape[1] == 0:
@@ -142,7 +148,7 @@ def _spiking(model_cls, info: TaskInfo, cfg, neuron: str, opts: dict, with_pe: b
     try:
         net = model_cls(table.shape[1], info.n_classes, make, hidden=cfg.hidden if opts["layers"] == 2 else 0,
                         steps=info.steps, encoder=opts["encoder"], scale=opts["scale"], gain=opts["gain"],
-                        wrap=lambda base: wrap_spiking(base, neuron, cfg), eval_seed=cfg.seed)
+                        wrap=lambda base: _with_step(wrap_spiking(base, neuron, cfg), opts["dt"]), eval_seed=cfg.seed)
     except ValueError as e:
         raise ConfigError(str(e)) from e
     return NodeInput(net, table)
