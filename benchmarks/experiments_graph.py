@@ -11,7 +11,8 @@ For every dataset, split (public, random, ratio) and seed, the same budget train
     DRSGNN-f-LIF   the same, fractional LIF
 
 through the ``spikede train`` code path (:func:`spikeDE.train.run.train_run`). The random and ratio splits are
-re-drawn per seed (``split_seed = seed``); test accuracy is the mean over 20 spike re-encodings of the trained
+re-drawn per seed (``split_seed = seed``); 100 of the validation nodes are evaluated after each epoch (monitoring
+only: no model selection, the last epoch's model is tested); test accuracy is the mean over 20 spike re-encodings of the trained
 model, then mean +- std over seeds. ``--protocol`` adds spikeDE 0.1.0's settings on one split (T = 100,
 h = 0.1, tau = 0.5, one hop, Linear -> LIF straight to the classes, Adam 1e-3, weight decay 1e-4, 100 epochs). Results are appended to a JSON file as they come
 (``--out``), so a long run can be stopped and resumed (finished cells are skipped).
@@ -56,7 +57,7 @@ def budget(split: str, steps: int, epochs_scale: float) -> dict:
 def run_cell(data_root: str, dataset: str, split: str, arm: str, seed: int, steps: int, epochs_scale: float,
              protocol: bool = False) -> dict:
     model, neuron, margs = ARMS[arm]
-    task_args = {"split": split, "split_seed": seed, "root": data_root, "repeats": 20, "hops": 2,
+    task_args = {"split": split, "split_seed": seed, "root": data_root, "repeats": 20, "hops": 2, "val_nodes": 100,
                  "pe": 32 if model == "drsgnn" else 0}
     margs = dict(margs, layers=2) if model != "gcn" else margs
     if model == "gcn":

@@ -257,3 +257,34 @@ def test_csbm_statistics():
         csbm(5, 9)
     with pytest.raises(ValueError, match="p_in"):
         csbm(100, 50, avg_degree=50.0)
+
+
+def test_ogbn_arxiv_files(tmp_path):
+    import gzip
+
+    from spikeDE.data.graphs import load_ogbn_arxiv
+    rng = np.random.default_rng(0)
+    n, f = 12, 4
+    root = tmp_path / "ogbn_arxiv"
+    (root / "raw").mkdir(parents=True)
+    (root / "split" / "time").mkdir(parents=True)
+    x = rng.standard_normal((n, f)).astype(np.float32)
+    y = rng.integers(0, 3, n)
+    edges = np.array([[0, 1], [2, 3], [3, 2], [5, 11]])
+
+    def write(path, arr, fmt):
+        with gzip.open(path, "wt") as fh:
+            np.savetxt(fh, arr, delimiter=",", fmt=fmt)
+
+    write(root / "raw" / "edge.csv.gz", edges, "%d")
+    write(root / "raw" / "node-feat.csv.gz", x, "%.9g")
+    write(root / "raw" / "node-label.csv.gz", y[:, None], "%d")
+    for name, idx in (("train", range(0, 6)), ("valid", range(6, 9)), ("test", range(9, 12))):
+        write(root / "split" / "time" / f"{name}.csv.gz", np.array(list(idx))[:, None], "%d")
+    g = load_ogbn_arxiv(root=tmp_path)
+    np.testing.assert_allclose(g.x.numpy(), x, rtol=1e-6)
+    np.testing.assert_array_equal(g.y.numpy(), y)
+    assert g.masks["val"].nonzero().flatten().tolist() == [6, 7, 8]
+    assert g.n_edges == 3 and {tuple(e) for e in g.edge_index.t().tolist()} >= {(11, 5), (5, 11)}
+    with pytest.raises(FileNotFoundError, match="node-feat.csv.gz"):
+        load_ogbn_arxiv(root=tmp_path / "none")

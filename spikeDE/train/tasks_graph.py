@@ -5,7 +5,8 @@ Tasks ``cora``, ``citeseer``, ``pubmed`` (Planetoid raw files), ``photo``, ``com
 read from ``root`` (task option) or ``$SPIKEDE_DATA`` (:mod:`spikeDE.data.graphs`).
 
 Nodes are the samples: a sample is a node id (``[1, 1]``, one step) and its label; the datasets hold the nodes of
-the split's masks (``--task-arg split=public|random|ratio``, ``split_seed``). The test set holds every test node
+the split's masks (``--task-arg split=public|random|ratio``, ``split_seed``; ``val_nodes = n > 0`` keeps a seeded
+subset of ``n`` validation nodes, which the trainer evaluates after every epoch, to save time). The test set holds every test node
 ``repeats`` times (default 20), so the reported test accuracy is the mean over ``repeats`` spike re-encodings of
 the trained model. The task prepares, once, ``X' = zscore(A_hat^hops X)`` (``A_hat = D^-1/2 (A+I) D^-1/2``,
 sparse) and a ``pe``-dimensional Laplacian positional encoding (z-scored, for ``drsgnn``); the models map node
@@ -52,7 +53,8 @@ def prepared_graph(task_name: str) -> PreparedGraph:
     return _PREPARED[task_name]
 
 
-_COMMON = {"split": "public", "split_seed": 0, "hops": 1, "pe": 32, "steps": 100, "repeats": 20, "root": ""}
+_COMMON = {"split": "public", "split_seed": 0, "hops": 1, "pe": 32, "steps": 100, "repeats": 20, "val_nodes": 0,
+           "root": ""}
 _DEFAULT_SPLIT = {"photo": "ratio", "computers": "ratio", "csbm": "ratio"}
 _CSBM = {"n_nodes": 1000, "n_classes": 4, "n_features": 32, "avg_degree": 10.0, "homophily": 0.8, "snr": 1.0,
          "graph_seed": 0}
@@ -72,7 +74,7 @@ def _nodes(mask: torch.Tensor, y: torch.Tensor, repeats: int = 1) -> TensorDatas
 
 
 def _build(name: str, opts: dict, dtype) -> TaskData:
-    for key, lo in (("hops", 0), ("pe", 0), ("steps", 1), ("repeats", 1)):
+    for key, lo in (("hops", 0), ("pe", 0), ("steps", 1), ("repeats", 1), ("val_nodes", 0)):
         if opts[key] < lo:
             raise ConfigError(f"task {name!r}: option {key} must be >= {lo}, got {opts[key]}")
     if opts["split"] not in SPLITS:
@@ -97,11 +99,17 @@ def _build(name: str, opts: dict, dtype) -> TaskData:
     else:
         pe = torch.zeros(g.n_nodes, 0, dtype=torch.float64)
     _PREPARED[name] = PreparedGraph(g, feats.to(dtype), pe.to(dtype), adj)
+    val = masks["val"]
+    if 0 < opts["val_nodes"] < int(val.sum()):      # a seeded subset of the validation nodes (monitoring only)
+        keep = val.nonzero().flatten()
+        keep = keep[torch.randperm(len(keep), generator=torch.Generator().manual_seed(opts["split_seed"]))]
+        val = torch.zeros_like(val)
+        val[keep[: opts["val_nodes"]]] = True
     test = _nodes(masks["test"], g.y, opts["repeats"])
     counts = torch.bincount(g.y[masks["test"]], minlength=g.n_classes)
     chance = float(counts.max()) / max(int(masks["test"].sum()), 1)
     info = TaskInfo(name, (1,), g.n_classes, opts["steps"], "real", "mean", None, chance)
-    return TaskData(info, _nodes(masks["train"], g.y), _nodes(masks["val"], g.y), test)
+    return TaskData(info, _nodes(masks["train"], g.y), _nodes(val, g.y), test)
 
 
 def _register_task(name: str):
