@@ -80,6 +80,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--pe", type=int, default=32)
+    p.add_argument("--fractions", nargs="+", type=int, default=[4, 2, 1], help="also time graphs of N / f nodes")
+    p.add_argument("--repeats", type=int, default=4, help="batches timed per T (median)")
     p.add_argument("--batches", type=int, default=12,
                    help="time the epoch on this many batches and scale to the full epoch (0: the whole epoch)")
     p.add_argument("--arms", nargs="+", default=["lif", "flif"])
@@ -100,7 +102,7 @@ def main(argv=None):
     g, t = timed(lambda: build_graph(a.nodes, a.edges))
     log("edges (undirected)", g.n_edges)
     log("csbm generation s", t, CPU["last"])
-    for frac in (4, 2, 1):
+    for frac in a.fractions:
         n = a.nodes // frac
         h = g if frac == 1 else build_graph(n, a.edges // frac, seed=frac)
         adj, t_adj = timed(lambda: normalized_adjacency(h.edge_index, h.n_nodes, dtype=torch.float32))
@@ -143,7 +145,7 @@ def main(argv=None):
             x = ids[: a.batch_size].to(torch.float32).reshape(1, -1, 1)
             y = g.y[ids[: a.batch_size]]
             times = []
-            for _ in range(4):
+            for _ in range(a.repeats):
                 t0 = time.process_time()
                 loss = torch.nn.functional.cross_entropy(m(x).mean(0), y)
                 opt.zero_grad()
