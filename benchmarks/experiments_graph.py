@@ -55,7 +55,7 @@ def budget(split: str, steps: int, epochs_scale: float) -> dict:
 
 
 def run_cell(data_root: str, dataset: str, split: str, arm: str, seed: int, steps: int, epochs_scale: float,
-             protocol: bool = False) -> dict:
+             protocol: bool = False, protocol_epochs: int = 100) -> dict:
     model, neuron, margs = ARMS[arm]
     task_args = {"split": split, "split_seed": seed, "root": data_root, "repeats": 20, "hops": 2, "val_nodes": 100,
                  "pe": 32 if model == "drsgnn" else 0}
@@ -65,7 +65,7 @@ def run_cell(data_root: str, dataset: str, split: str, arm: str, seed: int, step
                   schedule="constant", hidden=64)
         task_args["repeats"] = 1
     elif protocol:
-        kw = dict(epochs=100, batch_size=64, lr=1e-3, weight_decay=1e-4, schedule="constant")
+        kw = dict(epochs=protocol_epochs, batch_size=64, lr=1e-3, weight_decay=1e-4, schedule="constant")
         task_args.update(steps=100, hops=1)
         margs = dict(margs, dt=0.1, tau=0.5, layers=1)
     else:
@@ -100,7 +100,8 @@ def report(rows) -> str:
     """Markdown table: mean +- std of test accuracy and median training time per (dataset, split, arm)."""
     cells = {}
     for r in rows:
-        cells.setdefault((r["dataset"], r["split"], bool(r.get("protocol")), r["arm"]), []).append(r)
+        proto = r["epochs"] if r.get("protocol") else 0          # protocol runs grouped by their epochs
+        cells.setdefault((r["dataset"], r["split"], proto, r["arm"]), []).append(r)
     lines = ["| dataset | split | arm | test acc (mean +- std) | seeds | train s (median) | learned alpha (median) |",
              "|---|---|---|---|---|---|---|"]
     order = list(ARMS)
@@ -109,11 +110,24 @@ def report(rows) -> str:
         rs = cells[(ds, split, proto, arm)]
         accs = [r["test_acc"] for r in rs]
         sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
-        alphas = [float(r["alpha"]) for r in rs if r.get("alpha") not in (None, "")]
-        a = f"{statistics.median(alphas):.3f}" if alphas else "-"
-        label = split + (" (0.1.0 protocol: T=100, h=0.1, 100 ep.)" if proto else "")
+        alphas = [[float(v) for v in str(r["alpha"]).split("/")] for r in rs if r.get("alpha") not in (None, "")]
+        a = "/".join(f"{statistics.median(col):.3f}" for col in zip(*alphas)) if alphas else "-"
+        label = split + (f" (0.1.0 settings: T=100, h=0.1, {rs[0]['epochs']} ep.)" if proto else "")
         lines.append(f"| {ds} | {label} | {arm} | {statistics.mean(accs):.4f} +- {sd:.4f} | {len(accs)} | "
                      f"{statistics.median(r['train_s'] for r in rs):.1f} | {a} |")
+    lines += ["", "| dataset | split | f-LIF - LIF (paired by seed, mean +- std) | seeds |", "|---|---|---|---|"]
+    for (ds, split, proto) in sorted({k[:3] for k in cells}, key=lambda k: (k[0], ["public", "random", "ratio"].index(
+            k[1]), k[2])):
+        for model in ("SGCN", "DRSGNN"):
+            a = {r["seed"]: r["test_acc"] for r in cells.get((ds, split, proto, f"{model}-f-LIF"), [])}
+            b = {r["seed"]: r["test_acc"] for r in cells.get((ds, split, proto, f"{model}-LIF"), [])}
+            common = sorted(set(a) & set(b))
+            if not common:
+                continue
+            d = [a[k] - b[k] for k in common]
+            sd = statistics.stdev(d) if len(d) > 1 else 0.0
+            label = split + (f" (0.1.0 settings, {proto} ep.)" if proto else "")
+            lines.append(f"| {ds} | {label} | {model}: {statistics.mean(d):+.4f} +- {sd:.4f} | {len(d)} |")
     return "\n".join(lines)
 
 
@@ -129,6 +143,8 @@ def main(argv=None):
     p.add_argument("--protocol", nargs="*", default=None, metavar="DATASET:SPLIT",
                    help="also run the 0.1.0 protocol (T=100, h=0.1) on these cells, e.g. cora:ratio")
     p.add_argument("--protocol-seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--protocol-epochs", type=int, default=100)
+    p.add_argument("--no-grid", action="store_true", help="only the --protocol cells")
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                                                   "graph_experiments.json"))
     p.add_argument("--report", nargs="+", default=None, help="only print the table of these results files")
@@ -140,14 +156,15 @@ def main(argv=None):
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     rows = load(a.out)
     done = {_key(r) for r in rows}
-    jobs = [(ds, sp, arm, s, False) for s in a.seeds for ds in a.datasets for sp in a.splits for arm in a.arms]
+    jobs = [] if a.no_grid else [(ds, sp, arm, s, False) for s in a.seeds for ds in a.datasets for sp in a.splits
+                                  for arm in a.arms]
     for cell in a.protocol or []:
         ds, sp = cell.split(":")
         jobs += [(ds, sp, arm, s, True) for s in a.protocol_seeds for arm in ("SGCN-LIF", "SGCN-f-LIF")]
     for ds, sp, arm, s, proto in jobs:
         if (ds, sp, arm, s, proto) in done:
             continue
-        r = run_cell(a.data, ds, sp, arm, s, a.steps, a.epochs_scale, proto)
+        r = run_cell(a.data, ds, sp, arm, s, a.steps, a.epochs_scale, proto, a.protocol_epochs)
         print(f"{ds:9s} {sp:7s} {arm:13s} seed {s}{' protocol' if proto else ''}: acc {r['test_acc']:.4f}  "
               f"train {r['train_s']:.1f} s  alpha {r['alpha']}", flush=True)
         rows = load(a.out) + [r]
