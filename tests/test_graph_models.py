@@ -95,6 +95,12 @@ def test_gcn_matches_dense_formula():
     a = adj.to_dense()
     ref = a @ (torch.relu(a @ (x @ net.fc1.weight.t() + net.fc1.bias)) @ net.fc2.weight.t() + net.fc2.bias)
     torch.testing.assert_close(net(x, adj), ref)
+    xs = (torch.rand(n, 4, dtype=torch.float64) < 0.05).double()         # bag-of-words: the sparse product path
+    sparse_net = GCN(4, 8, 3).double().eval()
+    sparse_net.load_state_dict(net.state_dict())
+    ref = a @ (torch.relu(a @ (xs @ net.fc1.weight.t() + net.fc1.bias)) @ net.fc2.weight.t() + net.fc2.bias)
+    torch.testing.assert_close(sparse_net(xs, adj), ref)
+    assert sparse_net._sparse
     z = zscore(x)
     np.testing.assert_allclose(z.mean(0).numpy(), 0, atol=1e-12)
     np.testing.assert_allclose(z.std(0, unbiased=False).numpy(), 1, atol=1e-12)
