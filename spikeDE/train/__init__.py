@@ -11,6 +11,7 @@ from .trainer import Trainer, evaluate_model, readout
 from . import models as _models, tasks as _tasks  # noqa: E402,F401  (built-in registrations)
 from . import tasks_sequences as _tasks_sequences  # noqa: E402,F401  (long sequences, language models)
 from . import tasks_vision as _tasks_vision  # noqa: E402,F401  (event-vision tasks and models)
+from . import tasks_graph as _tasks_graph  # noqa: E402,F401  (graph tasks and models)
 
 __all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint", "ConfigError", "TrainConfig", "load_config",
            "save_config", "DistEnv", "init_distributed", "resolve_device", "MODELS", "NEURONS", "TASKS",
