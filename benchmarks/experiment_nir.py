@@ -239,7 +239,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"| neuron | tol | modes | NIR nodes | spike rate | identical spikes | kernel max rel. err | kernel l1 err |")
+    print("| neuron | tol | modes | NIR nodes | spike rate | identical spikes | kernel max rel. err | kernel l1 err |")
     print("|---|---|---|---|---|---|---|---|")
     for r in roundtrip_rows(args.steps, args.batch):
         print(f"| {r['neuron']} | {r['tol']:g} | {r['modes']} | {r['nodes']} | {r['rate']:.3f} | {r['identical']:.5f} | "

@@ -11,7 +11,7 @@ from .neuron_adaptive import AdaptiveLIFNeuron  # noqa: E402
 from .neuron_current import CubaLIFNeuron  # noqa: E402
 from .wrapper import SNNWrapper  # noqa: E402
 from .fractional import fdeint, mittag_leffler  # noqa: E402
-from .compat import LIFNeuron_OrderOne, LIFNeuronFDE, NoisyLIFNeuron_OrderOne  # noqa: E402  (0.1.0 names)
+from .compat import LIFNeuron_OrderOne, LIFNeuronFDE, NoisyLIFNeuron_OrderOne  # noqa: E402,F401  (0.1.0 names)
 
 __all__ = ["SNNWrapper", "BaseNeuron", "IFNeuron", "LIFNeuron", "HardResetLIFNeuron", "NoisyLIFNeuron",
            "AdaptiveLIFNeuron", "CubaLIFNeuron",

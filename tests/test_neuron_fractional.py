@@ -1,5 +1,4 @@
 """Fractional neurons against plainly written O(T^2) reference loops (each scheme from its own definition)."""
-import math
 
 import pytest
 import torch

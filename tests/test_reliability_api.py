@@ -1,6 +1,5 @@
 """Regression tests of the Python API's reliability: non-finite inputs never turn into silent results, invalid
 values are refused, empty and half-precision tensors work or raise a ValueError naming the argument."""
-import math
 
 import pytest
 import torch

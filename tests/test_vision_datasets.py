@@ -1,5 +1,4 @@
 """Event datasets on tiny folders written here in each dataset's published layout and file format."""
-import struct
 
 import numpy as np
 import pytest

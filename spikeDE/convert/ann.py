@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Iterable
 
 import torch
 from torch import nn

@@ -23,7 +23,6 @@ import math
 import warnings
 from numbers import Integral
 
-import numpy as np
 
 import torch
 from torch import nn

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .._checks import check_floating
-from ..ssm.block import LoongSpike, LoongSpikeState
+from ..ssm.block import LoongSpike
 
 __all__ = ["SpikingSSMClassifier", "SpikingSSMClassifierState"]
 

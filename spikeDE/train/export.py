@@ -14,9 +14,8 @@ import torch
 from torch import nn
 
 from ..neuron import BaseNeuron
-from .checkpoint import CheckpointError, load_checkpoint
 from .config import ConfigError
-from .run import build_arm_model, build_task, load_run, plan_run
+from .run import build_task, load_arm_model, load_run, plan_run
 
 __all__ = ["FORMATS", "export_run"]
 
@@ -32,15 +31,8 @@ def _load_arm(run_dir: str, arm: str | None):
         arm = plan.arms[0]
     if arm not in plan.arms:
         raise ConfigError(f"run {run_dir!r} has no arm {arm!r}; its arms: {', '.join(plan.arms)}")
-    path = os.path.join(run_dir, arm, "checkpoint.pt")
-    state = load_checkpoint(path, map_location="cpu")
     data = build_task(plan)
-    model = build_arm_model(plan, data, arm)
-    try:
-        model.load_state_dict(state["model"])
-    except (RuntimeError, KeyError) as e:
-        raise CheckpointError(f"checkpoint {path!r} does not fit the model of this run: "
-                              f"{str(e).splitlines()[0]}") from e
+    model, _ = load_arm_model(run_dir, plan, data, arm)
     dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
     return arm, model.to(dtype=dtype).eval(), data, dtype
 

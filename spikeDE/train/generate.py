@@ -6,13 +6,11 @@ streamed through the model token by token (:func:`spikeDE.models.ssm_lm.stream_g
 """
 from __future__ import annotations
 
-import os
 import sys
 from typing import Callable
 
 import torch
 
-from .checkpoint import CheckpointError, load_checkpoint
 from .config import ConfigError
 from .distributed import resolve_device
 
@@ -22,7 +20,7 @@ __all__ = ["generate_run"]
 def generate_run(run_dir: str, prompt: str, tokens: int = 200, temperature: float = 1.0, *, seed: int = 0,
                  arms=None, device: str = "cpu", print_text: Callable[[str], None] | None = None) -> dict:
     """``{arm: generated text}`` (the continuation, without the prompt) for the arms of ``run_dir``."""
-    from .run import _DTYPES, build_arm_model, build_task, load_run, plan_run
+    from .run import _DTYPES, build_task, load_arm_model, load_run, plan_run
 
     print_text = print_text or print
     if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
@@ -50,14 +48,7 @@ def generate_run(run_dir: str, prompt: str, tokens: int = 200, temperature: floa
     dev = resolve_device(device)
     out = {}
     for arm in chosen:
-        path = os.path.join(run_dir, arm, "checkpoint.pt")
-        state = load_checkpoint(path, map_location="cpu")
-        model = build_arm_model(plan, data, arm)
-        try:
-            model.load_state_dict(state["model"])
-        except (RuntimeError, KeyError) as e:
-            raise CheckpointError(f"checkpoint {path!r} does not fit the model of this run: "
-                                  f"{str(e).splitlines()[0]}") from e
+        model, _ = load_arm_model(run_dir, plan, data, arm)
         lm = getattr(model, "lm", model)
         if not hasattr(lm, "generate"):
             raise ConfigError(f"model {plan.model.name!r} cannot generate (it has no streaming step)")

@@ -44,7 +44,8 @@ from .trainer import Trainer, evaluate_model, fetch_batch, write_metrics
 from .lm import LM_COLUMNS, LMTrainer, lm_evaluate_run, lm_final_metrics
 from .param_groups import ssm_rules
 
-__all__ = ["RunInterrupted", "RunPlan", "plan_run", "train_run", "evaluate_run", "build_arm_model", "SUMMARY_COLUMNS",
+__all__ = ["RunInterrupted", "RunPlan", "plan_run", "train_run", "evaluate_run", "build_arm_model", "load_arm_model",
+           "SUMMARY_COLUMNS",
            "RESUMABLE", "check_run_config"]
 
 #: configuration fields that ``spikede train --resume`` may change (everything else is fixed by config.toml)
@@ -226,6 +227,21 @@ def _default_out(cfg: TrainConfig) -> str:
 
 def _arm_dir(out: str, arm: str) -> str:
     return os.path.join(out, arm)
+
+
+def load_arm_model(run_dir: str, plan: RunPlan, data, arm: str) -> tuple[nn.Module, dict]:
+    """The model of ``arm`` with the weights of its checkpoint (checksum and fields verified), and the
+    checkpoint's state; a checkpoint that does not fit the run's model is a :class:`CheckpointError`."""
+    path = os.path.join(_arm_dir(run_dir, arm), "checkpoint.pt")
+    state = load_checkpoint(path, map_location="cpu")
+    check_training_state(state, path)
+    model = build_arm_model(plan, data, arm)
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError) as e:
+        raise CheckpointError(f"checkpoint {path!r} does not fit the model of this run: "
+                              f"{str(e).splitlines()[0]}") from e
+    return model, state
 
 
 def _analyse(model: nn.Module, data: TaskData, dataset, mode, window, device, dtype, batch_size,
@@ -460,15 +476,7 @@ def _evaluate_run(cfg, run_dir, attack, levels, split, seed, device, batch_size,
     bs = batch_size or cfg.eval_batch_size
     models = {}
     for arm in plan.arms:
-        path = os.path.join(_arm_dir(run_dir, arm), "checkpoint.pt")
-        state = load_checkpoint(path, map_location="cpu")
-        check_training_state(state, path)
-        model = build_arm_model(plan, data, arm)
-        try:
-            model.load_state_dict(state["model"])
-        except (RuntimeError, KeyError) as e:
-            raise CheckpointError(f"checkpoint {path!r} does not fit the model of this run: "
-                                  f"{str(e).splitlines()[0]}") from e
+        model, state = load_arm_model(run_dir, plan, data, arm)
         if int(state.get("epoch", 0)) < cfg.epochs:
             log(f"{arm}: the run stopped at epoch {state.get('epoch')} of {cfg.epochs} "
                 f"(step {state.get('step_in_epoch')} of the next); evaluating that checkpoint")
