@@ -38,7 +38,7 @@ from torch import nn
 
 from ._checks import check_floating, check_positive
 from .dynamics.fractional import (DEFAULT_BLOCK, DEFAULT_SOE_BLOCK, DEFAULT_SUB_BLOCK, MemoryPlan, StreamState,
-                                  fractional_sequence, soe_plan_rates)
+                                  fractional_sequence, soe_plan_rates, soe_reduce)
 from .dynamics.lif import lif_sequence, lif_step
 from .dynamics.schemes import (SOE_METHODS, canonical_method, far_soe_weights, membrane_recurrence,
                                multiterm_kernel)
@@ -373,7 +373,9 @@ class BaseNeuron(nn.Module):
             if plan.kind == "soe":
                 n = min(T, 2 * plan.block)
                 cx, kp = self._recurrence(dyn, alpha, coefs, n, seq)
-                omega = far_soe_weights(dyn.method, alpha, coefs, plan.rates, du, dyn.dt).to(seq.dtype)
+                omega = far_soe_weights(dyn.method, alpha, coefs, plan.rates, du, dyn.dt)
+                plan, omega = soe_reduce(plan, omega, dyn.soe_horizon, dyn.soe_tol)
+                omega = omega.to(seq.dtype)
                 S, V = fractional_sequence(seq, cx, kp, theta, cfg, plan, omega)
             else:
                 n = T if plan.length is None else min(T, plan.length + 1)
@@ -406,6 +408,8 @@ class BaseNeuron(nn.Module):
                 if self._stream_kernel is None:
                     cx, kp = self._recurrence(dyn, alpha, coefs, 2 * plan.block, flat)
                     omega = far_soe_weights(dyn.method, alpha, coefs, plan.rates, self._stream_du, dyn.dt)
+                    if st.t == 0:  # the stream's modes follow the orders it starts with
+                        st.plan, omega = soe_reduce(plan, omega, dyn.soe_horizon, dyn.soe_tol)
                     self.__dict__["_stream_kernel"] = (cx, kp, omega.to(flat.dtype))
                 cx, kp, omega = self._stream_kernel
             else:
