@@ -218,16 +218,16 @@ def _cached(key, make):
     return out
 
 
-def _lag_chunks(n_min: int, n_max: int, width: int):
-    """Lags ``n_min..n_max`` in float64 chunks of about ``2^21 / width`` entries."""
-    step = max(1024, (1 << 21) // max(1, width))
-    for lo in range(n_min, n_max + 1, step):
-        yield torch.arange(lo, min(lo + step, n_max + 1), dtype=_F64)
-
-
 def _soe_on_lags(rates, weights, n_min, n_max) -> torch.Tensor:
-    """``sum_m weights_m e^{-rates_m n}`` for every lag of ``[n_min, n_max]`` (vectorised, chunked)."""
-    return torch.cat([soe_eval(rates, weights, n) for n in _lag_chunks(n_min, n_max, rates.numel())])
+    """``sum_m weights_m e^{-rates_m n}`` for every lag of ``[n_min, n_max]``, as one GEMM: with
+    ``n = n_min + 1024 j + i``, ``k(n) = sum_m e^{-rates_m i} (weights_m e^{-rates_m (n_min + 1024 j)})``."""
+    count = n_max - n_min + 1
+    blk = min(1024, count)
+    i = torch.arange(blk, dtype=_F64)
+    j = torch.arange(-(-count // blk), dtype=_F64)
+    E = torch.exp(-i.unsqueeze(1) * rates)  # [blk, M]
+    Wj = weights.unsqueeze(1) * torch.exp(-rates.unsqueeze(1) * (n_min + blk * j))  # [M, nj]
+    return (E @ Wj).t().reshape(-1)[:count]
 
 
 def _snapshot_lags(n_min: int, n_max: int) -> torch.Tensor:
