@@ -383,11 +383,17 @@ class StreamState:
         return s_t, v_t
 
 
+#: ``"balanced"`` (default): the neurons' far field uses the optimal SOE (:func:`soe_reduce`);
+#: ``"quadrature"``: the quadrature SOE at ``tol`` (the reference construction, kept for benchmarks and tests).
+SOE_CONSTRUCTION = "balanced"
+
+
 def soe_plan_rates(block: int, horizon: int, tol: float):
     """``(rates, du)``: the fine quadrature rates for far lags ``block+1 .. horizon`` at tolerance ``tol / 10^5``
     (reduced to the optimal SOE for the current orders by :func:`soe_reduce`)."""
     from ..fractional.soe import soe_rates
-    return soe_rates(block + 1, max(horizon, block + 2), max(tol * 1e-5, 1e-15))
+    fine = 1e-5 if SOE_CONSTRUCTION == "balanced" else 1.0
+    return soe_rates(block + 1, max(horizon, block + 2), max(tol * fine, 1e-15))
 
 
 def soe_reduce(plan: MemoryPlan, omega: torch.Tensor, horizon: int, tol: float):
@@ -400,7 +406,7 @@ def soe_reduce(plan: MemoryPlan, omega: torch.Tensor, horizon: int, tol: float):
     current orders, and the weights' derivative (the least-squares fit of ``d K / d alpha`` on those rates) then
     matches the exact kernel's to about ``tol`` (a few more modes)."""
     from ..fractional.soe import balanced_truncation
-    if plan.kind != "soe":
+    if plan.kind != "soe" or SOE_CONSTRUCTION != "balanced":
         return plan, omega
     if omega.requires_grad:
         tol = tol * 1e-2
