@@ -140,6 +140,13 @@ def main() -> None:
           f"forward+backward, torch threads={torch.get_num_threads()}")
     print_table(["T", "Euler s", "full s", "SOE s", "full/Euler", "SOE/Euler", "Euler MiB", "full MiB",
                  "SOE MiB", "full/Euler MiB", "SOE/Euler MiB"], rows)
+    from spikeDE.fractional.memory import DEFAULT_BLOCK_SIZE, DEFAULT_SOE_TOL
+    from spikeDE.fractional.soe import soe_approximation, soe_quadrature
+    C = DEFAULT_BLOCK_SIZE
+    counts = [f"T={T}: {soe_approximation('l1', ALPHA, C + 1, max(T, C + 2), DEFAULT_SOE_TOL).modes} "
+              f"(quadrature {soe_quadrature('l1', ALPHA, C + 1, max(T, C + 2), DEFAULT_SOE_TOL).modes})"
+              for T in sorted({int(r[0]) for r in rows})]
+    print(f"SOE modes of the l1 far field (lags > {C}, soe_tol {DEFAULT_SOE_TOL:g}), optimal: " + ", ".join(counts))
 
 
 if __name__ == "__main__":
