@@ -43,7 +43,7 @@ __all__ = ["MemoryPlan", "fractional_sequence", "StreamState", "lag_correlation"
            "DEFAULT_BLOCK", "DEFAULT_SOE_BLOCK", "DEFAULT_SUB_BLOCK"]
 
 DEFAULT_BLOCK = 64  # exact / short memory
-DEFAULT_SOE_BLOCK = 32  # SOE: exact lags < 2 * 32, older lags through the modes
+DEFAULT_SOE_BLOCK = 16  # SOE: exact lags < 2 * 16, older lags through the (optimal) modes; 16 measured faster than 32
 DEFAULT_SUB_BLOCK = 8
 
 
