@@ -130,6 +130,11 @@ def _soe_kernel(terms, shift: int, rates: torch.Tensor, du: float) -> torch.Tens
     return out * torch.exp(-rates * shift)
 
 
+#: ``"balanced"`` (default): the far field uses the optimal SOE; ``"quadrature"``: the quadrature SOE at ``tol``
+#: (the reference construction, kept for benchmarks and tests).
+SOE_CONSTRUCTION = "balanced"
+
+
 def _optimal_soe(kernels, n_min: int, n_max: int, tol: float, C: int, P: int, dev):
     """Rates ``[M]`` and weights ``[R, M]`` of the far kernels (lags ``C+1 .. P-1``), float64.
 
@@ -139,8 +144,8 @@ def _optimal_soe(kernels, n_min: int, n_max: int, tol: float, C: int, P: int, de
     the kernels' modes are concatenated (kernel ``r`` has zero weight on the others' rates). A kernel whose
     weights change sign (multi-term orders with a negative coefficient) keeps its fine SOE.
     """
-    if torch.is_grad_enabled() and any(isinstance(v, torch.Tensor) and v.requires_grad
-                                       for terms, _ in kernels for _, a, c in terms for v in (a, c)):
+    if SOE_CONSTRUCTION != "balanced" or (torch.is_grad_enabled() and any(
+            isinstance(v, torch.Tensor) and v.requires_grad for terms, _ in kernels for _, a, c in terms for v in (a, c))):
         # learnable orders / coefficients: the quadrature SOE (rates fixed, weights smooth in alpha)
         rates, du = soe_rates(n_min, n_max, tol, device=dev)
         return rates, torch.stack([_soe_kernel(terms, s, rates, du) for terms, s in kernels])
