@@ -6,7 +6,8 @@ the MLP parameters and ``y0``):
 
 * ``Euler``: ``y_{n+1} = y_n + h f(t_n, y_n)``, trajectory stacked like ``fdeint``'s output;
 * ``full``: ``fdeint(..., method="l1")`` with the full (exact) history;
-* ``SOE``: ``fdeint(..., method="l1", memory="soe")`` (default ``soe_tol``).
+* ``SOE``: ``fdeint(..., method="l1", memory="soe")`` (default ``soe_tol``), optimal SOE; ``quad SOE``: the same
+  with the quadrature SOE (the construction before balanced truncation), timed in the same run.
 
 Time is the median over repeats (the three methods interleaved within each repeat, so that load on the
 machine affects them alike). Peak memory is the growth of the peak resident set size during one forward +
@@ -34,7 +35,7 @@ from _common import measure_peak, print_table, run_isolated  # noqa: E402
 from spikeDE.fractional import fdeint  # noqa: E402
 
 ALPHA, H, BATCH, WIDTH = 0.5, 0.01, 32, 256
-METHODS = ("euler", "full", "soe")
+METHODS = ("euler", "full", "soe", "soe_quad")
 
 
 def make_problem(seed: int = 0):
@@ -66,8 +67,15 @@ def runner(method: str, T: int, net, y0):
             out = euler(func, y0, t)
         elif method == "full":
             out = fdeint(func, y0, t, ALPHA, method="l1")
-        else:
+        elif method == "soe":
             out = fdeint(func, y0, t, ALPHA, method="l1", memory="soe")
+        else:  # the quadrature SOE (construction before balanced truncation)
+            from spikeDE.fractional import memory as mem
+            old, mem.SOE_CONSTRUCTION = mem.SOE_CONSTRUCTION, "quadrature"
+            try:
+                out = fdeint(func, y0, t, ALPHA, method="l1", memory="soe")
+            finally:
+                mem.SOE_CONSTRUCTION = old
         (out[-1] ** 2).sum().backward()
 
     return run
@@ -133,13 +141,20 @@ def main() -> None:
         mib = {m: run_isolated(__file__, ["--child", m, str(T)] + extra)["mib"] for m in METHODS}
         ratio = (lambda a, b: a / b if b > 0 else float("nan"))
         rows.append([str(T), sec["euler"], sec["full"], sec["soe"], sec["full"] / sec["euler"],
-                     sec["soe"] / sec["euler"], mib["euler"], mib["full"], mib["soe"],
+                     sec["soe"] / sec["euler"], sec["soe_quad"] / sec["euler"], mib["euler"], mib["full"], mib["soe"],
                      ratio(mib["full"], mib["euler"]), ratio(mib["soe"], mib["euler"])])
         print(f"T={T} done", file=sys.stderr, flush=True)
     print(f"fdeint (l1, alpha={ALPHA}) vs explicit Euler; state [{BATCH}, {WIDTH}], MLP {WIDTH} wide, h={H}, "
           f"forward+backward, torch threads={torch.get_num_threads()}")
-    print_table(["T", "Euler s", "full s", "SOE s", "full/Euler", "SOE/Euler", "Euler MiB", "full MiB",
+    print_table(["T", "Euler s", "full s", "SOE s", "full/Euler", "SOE/Euler", "quad SOE/Euler", "Euler MiB", "full MiB",
                  "SOE MiB", "full/Euler MiB", "SOE/Euler MiB"], rows)
+    from spikeDE.fractional.memory import DEFAULT_BLOCK_SIZE, DEFAULT_SOE_TOL
+    from spikeDE.fractional.soe import soe_approximation, soe_quadrature
+    C = DEFAULT_BLOCK_SIZE
+    counts = [f"T={T}: {soe_approximation('l1', ALPHA, C + 1, max(T, C + 2), DEFAULT_SOE_TOL).modes} "
+              f"(quadrature {soe_quadrature('l1', ALPHA, C + 1, max(T, C + 2), DEFAULT_SOE_TOL).modes})"
+              for T in sorted({int(r[0]) for r in rows})]
+    print(f"SOE modes of the l1 far field (lags > {C}, soe_tol {DEFAULT_SOE_TOL:g}), optimal: " + ", ".join(counts))
 
 
 if __name__ == "__main__":

@@ -30,8 +30,9 @@ from _common import measure_peak, print_table, run_isolated  # noqa: E402
 
 B, N_IN, N_HID, N_OUT = 32, 64, 128, 10
 TAU, THETA, ALPHA = 2.0, 1.0, 0.5
-KINDS = ["lif", "flif_exact", "flif_soe", "alif_soe", "cubalif_exact", "snntorch", "spikingjelly"]
-LABELS = {"lif": "spikeDE LIF (alpha=1)", "flif_exact": "f-LIF exact (gl)", "flif_soe": "f-LIF soe",
+KINDS = ["lif", "flif_exact", "flif_soe", "flif_soe_quad", "alif_soe", "cubalif_exact", "snntorch", "spikingjelly"]
+LABELS = {"lif": "spikeDE LIF (alpha=1)", "flif_exact": "f-LIF exact (gl)", "flif_soe": "f-LIF soe (optimal)",
+          "flif_soe_quad": "f-LIF soe (quadrature)",
           "alif_soe": "f-ALIF soe (step loop)", "cubalif_exact": "f-CubaLIF exact (gl)",
           "snntorch": "snnTorch Leaky", "spikingjelly": "SpikingJelly LIFNode (m, torch)"}
 PUBLISHED_T512_S = 9.2  # spikeDE 0.1.0, same MLP, T = 512 (from the issue)
@@ -45,7 +46,7 @@ def build(kind: str):
         fc1.weight.mul_(3.0)
         fc2.weight.mul_(3.0)
         fc2.bias.add_(0.5)
-    if kind in ("lif", "flif_exact", "flif_soe", "alif_soe", "cubalif_exact"):
+    if kind in ("lif", "flif_exact", "flif_soe", "flif_soe_quad", "alif_soe", "cubalif_exact"):
         from spikeDE import AdaptiveLIFNeuron, CubaLIFNeuron, LIFNeuron, SNNWrapper
 
         neuron = {"alif_soe": lambda: AdaptiveLIFNeuron(TAU, THETA, beta=0.2, tau_adapt=20.0),
@@ -64,7 +65,9 @@ def build(kind: str):
             net = SNNWrapper(MLP(), integrator="odeint")
         else:
             net = SNNWrapper(MLP(), integrator="fdeint", alpha=ALPHA, method="gl",
-                             memory="soe" if kind.endswith("_soe") else None)
+                             memory="soe" if "_soe" in kind else None)
+        if kind == "flif_soe_quad":
+            net = _Quadrature(net)
         return net
     if kind == "snntorch":
         import snntorch as snn
@@ -105,6 +108,40 @@ def build(kind: str):
 
         return SJMLP()
     raise ValueError(kind)
+
+
+class _Quadrature(nn.Module):
+    """Runs the wrapped network with the quadrature SOE (the construction before balanced truncation)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        from spikeDE.dynamics import fractional as fr
+        old, fr.SOE_CONSTRUCTION = fr.SOE_CONSTRUCTION, "quadrature"
+        try:
+            return self.net(x)
+        finally:
+            fr.SOE_CONSTRUCTION = old
+
+
+def soe_modes() -> dict:
+    """Far-field SOE mode counts of the f-LIF SOE neuron (default block, horizon and tolerance), both constructions."""
+    from spikeDE.dynamics import fractional as fr
+    from spikeDE.dynamics.schemes import far_soe_weights
+    from spikeDE.neuron import SOE_HORIZON, SOE_TOL
+    out = {}
+    for name in ("balanced", "quadrature"):
+        old, fr.SOE_CONSTRUCTION = fr.SOE_CONSTRUCTION, name
+        try:
+            rates, du = fr.soe_plan_rates(fr.DEFAULT_SOE_BLOCK, SOE_HORIZON, SOE_TOL)
+            plan = fr.MemoryPlan("soe", None, fr.DEFAULT_SOE_BLOCK, fr.DEFAULT_SUB_BLOCK, rates)
+            plan, _ = fr.soe_reduce(plan, far_soe_weights("gl", ALPHA, None, rates, du), SOE_HORIZON, SOE_TOL)
+            out[name] = plan.rates.numel()
+        finally:
+            fr.SOE_CONSTRUCTION = old
+    return out
 
 
 def make_step(net, T: int):
@@ -156,7 +193,8 @@ def precise_peak(fn) -> float:
         return measure_peak(fn)
 
 
-GROUPS = (("lif", "flif_exact", "flif_soe", "cubalif_exact", "spikingjelly"), ("lif", "snntorch"), ("lif", "alif_soe"))
+GROUPS = (("lif", "flif_exact", "flif_soe", "flif_soe_quad", "cubalif_exact", "spikingjelly"), ("lif", "snntorch"),
+          ("lif", "alif_soe"))
 SLOW_STEP_S = 5.0  # a configuration slower than this per step is timed once more only
 
 
@@ -238,6 +276,9 @@ def main():
           f"(round-robin), torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} CPUs, load average {load0:.1f} -> {load:.1f}")
     print_table(["neuron", "T", "time [ms]", "x LIF", "peak [MiB]", "x LIF mem", "out rate"], rows)
+    m = soe_modes()
+    print(f"\nf-LIF soe far field (lags > {__import__('spikeDE').dynamics.fractional.DEFAULT_SOE_BLOCK}): "
+          f"{m['balanced']} modes (optimal, balanced truncation) vs {m['quadrature']} (quadrature)")
     if ("flif_exact", 512) in summary:
         t = summary[("flif_exact", 512)][0]["time_s"]
         print(f"\nf-LIF exact at T=512: {t:.3f} s, {PUBLISHED_T512_S / t:.0f}x faster than spikeDE 0.1.0 "

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from spikeDE.fractional.soe import soe_approximation, soe_rates, soe_weights
+from spikeDE.fractional.soe import soe_approximation, soe_eval, soe_rates, soe_weights
 from spikeDE.fractional.weights import gl_weights, l1_weights, rectangle_weights, trapezoid_weights
 
 EXACT = {"gl": gl_weights, "l1": l1_weights, "rectangle": rectangle_weights, "trapezoid": trapezoid_weights}
@@ -85,3 +85,79 @@ def test_batched_alpha_gives_one_weight_row_per_order():
     for i in range(2):
         for j in range(2):
             torch.testing.assert_close(w[i, j], soe_weights("gl", float(alphas[i, j]), rates, du), rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- optimal SOE (balanced truncation)
+import torch.autograd.forward_ad as fwAD  # noqa: E402
+
+from spikeDE.fractional.soe import balanced_truncation, soe_quadrature  # noqa: E402
+
+ALPHAS = (0.1, 0.3, 0.5, 0.7, 0.9, 0.99)
+
+
+@pytest.mark.parametrize("kernel", sorted(EXACT))
+def test_optimal_soe_meets_tol_on_every_lag_with_few_modes(kernel):
+    # Every lag 64..16384 against the exact weights; at most 16 modes at 1e-4 (the quadrature needs > 30).
+    n_min, n_max = 64, 16384
+    n = torch.arange(n_min, n_max + 1, dtype=torch.float64)
+    for alpha in ALPHAS:
+        exact = EXACT[kernel](alpha, n_max + 1)[n_min:]
+        soe = soe_approximation(kernel, alpha, n_min, n_max, 1e-4)
+        rel = ((soe(n) - exact) / exact).abs().max().item()
+        assert rel <= 1e-4 and soe.modes <= 16, (alpha, rel, soe.modes)
+        assert soe.method == "balanced" and soe.max_error <= 1e-4
+        assert bool((soe.rates >= 0).all()) and bool((soe.rates.diff() > 0).all())
+        assert bool((soe.weights * exact[0].sign() > 0).all())  # one sign: the kernel's
+        quad = soe_quadrature(kernel, alpha, n_min, n_max, 1e-4)
+        assert ((quad(n) - exact) / exact).abs().max() <= 1e-4 and quad.modes > 2 * soe.modes
+
+
+@pytest.mark.parametrize("kernel", sorted(EXACT))
+def test_optimal_soe_tight_tolerance_mode_count(kernel):
+    n_min, n_max = 64, 16384
+    n = torch.arange(n_min, n_max + 1, dtype=torch.float64)
+    for alpha in (0.1, 0.5, 0.99):
+        exact = EXACT[kernel](alpha, n_max + 1)[n_min:]
+        soe = soe_approximation(kernel, alpha, n_min, n_max, 1e-6)
+        assert ((soe(n) - exact) / exact).abs().max() <= 1e-6 and soe.modes <= 24, (alpha, soe.modes)
+
+
+def _d_alpha_exact(kernel, alpha, n_max):
+    with fwAD.dual_level():
+        a = fwAD.make_dual(torch.tensor(alpha, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64))
+        return fwAD.unpack_dual(EXACT[kernel](a, n_max + 1)).tangent
+
+
+@pytest.mark.parametrize("kernel", sorted(EXACT))
+def test_optimal_soe_alpha_gradient_matches_exact_kernel(kernel):
+    # Rates are fixed at the current alpha; the weights' alpha-derivative is the least-squares fit of
+    # d k / d alpha on them: uniformly close to the exact derivative (forward-mode AD of the exact weights).
+    n_min, n_max = 33, 8192
+    n = torch.arange(n_min, n_max + 1, dtype=torch.float64)
+    for alpha, tol, bound in ((0.3, 1e-4, 1e-2), (0.8, 1e-6, 1e-3)):
+        a = torch.tensor(alpha, dtype=torch.float64, requires_grad=True)
+        soe = soe_approximation(kernel, a, n_min, n_max, tol)
+        dw = torch.stack([torch.autograd.grad(soe.weights[i], a, retain_graph=True)[0] for i in range(soe.modes)])
+        d_soe = (dw * torch.exp(-n.unsqueeze(1) * soe.rates)).sum(1)
+        d_ex = _d_alpha_exact(kernel, alpha, n_max)[n_min:]
+        assert (d_soe - d_ex).abs().max() <= bound * d_ex.abs().max(), (alpha, tol)
+
+
+def test_balanced_truncation_of_a_given_soe():
+    # A sum of two power laws (completely monotone): reduce the fine quadrature SOE, keep dtype, check all lags.
+    n_min, n_max = 16, 4000
+    rates, du = soe_rates(n_min, n_max, 1e-10)
+    fine = soe_weights("power", None, rates, du, beta=0.4) + 3 * soe_weights("power", None, rates, du, beta=1.3)
+    lam, w = balanced_truncation(rates, fine, n_min, n_max, 1e-5)
+    n = torch.arange(n_min, n_max + 1, dtype=torch.float64)
+    exact = n**-0.4 + 3 * n**-1.3
+    assert ((soe_eval(lam, w, n) - exact) / exact).abs().max() <= 1e-5
+    assert lam.numel() < rates.numel() // 3 and bool((w > 0).all())
+    lam32, w32 = balanced_truncation(rates.float(), -fine.float(), n_min, n_max, 1e-3)
+    assert lam32.dtype == w32.dtype == torch.float32 and bool((w32 < 0).all())
+    with pytest.raises(ValueError, match="one sign"):
+        balanced_truncation(rates, fine * torch.where(rates > 0.1, -1.0, 1.0).to(fine.dtype), n_min, n_max, 1e-5)
+    with pytest.raises(ValueError, match="n_max"):
+        balanced_truncation(rates, fine, n_min, n_min - 1, 1e-5)
+    with pytest.raises(ValueError, match="tol"):
+        soe_approximation("gl", 0.5, 16, 100, tol=2.0)

@@ -22,7 +22,7 @@ import torch
 
 from ..fractional.schemes import LAYER_SOE_TOL, SOE_HORIZON
 from .fractional import (DEFAULT_BLOCK, DEFAULT_SOE_BLOCK, DEFAULT_SUB_BLOCK, MemoryPlan, StreamState,
-                         fractional_sequence, soe_plan_rates)
+                         fractional_sequence, soe_plan_rates, soe_reduce)
 from .lif import lif_sequence, lif_step
 from .schemes import SOE_METHODS, far_soe_weights, membrane_recurrence, multiterm_kernel
 from .spiking import SpikeConfig
@@ -101,8 +101,9 @@ def membrane_sequence(x: torch.Tensor, theta: torch.Tensor, params: MembranePara
     plan, du = _plan(dyn)
     if plan.kind == "soe":
         cx, kp = _recurrence(params, dyn, min(T, 2 * plan.block), x)
-        omega = far_soe_weights(dyn.method, dyn.alpha, dyn.coefficients, plan.rates, du, dyn.dt).to(x.dtype)
-        return fractional_sequence(x, cx, kp, theta, params.spike, plan, omega)
+        omega = far_soe_weights(dyn.method, dyn.alpha, dyn.coefficients, plan.rates, du, dyn.dt)
+        plan, omega = soe_reduce(plan, omega, dyn.soe_horizon, dyn.soe_tol)  # the optimal modes of these orders
+        return fractional_sequence(x, cx, kp, theta, params.spike, plan, omega.to(x.dtype))
     cx, kp = _recurrence(params, dyn, T if plan.length is None else min(T, plan.length + 1), x)
     return fractional_sequence(x, cx, kp, theta, params.spike, plan)
 
@@ -122,6 +123,8 @@ def membrane_step(x: torch.Tensor, theta: torch.Tensor, state: MembraneState, pa
         if kernel is None:
             cx, kp = _recurrence(params, dyn, 2 * st.plan.block, x)
             omega = far_soe_weights(dyn.method, dyn.alpha, dyn.coefficients, st.plan.rates, state.du, dyn.dt)
+            if st.t == 0:  # the stream's modes follow the orders it starts with
+                st.plan, omega = soe_reduce(st.plan, omega, dyn.soe_horizon, dyn.soe_tol)
             kernel = (cx, kp, omega.to(x.dtype))
     else:
         L = st.plan.length

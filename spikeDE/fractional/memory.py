@@ -42,7 +42,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from .schemes import DEFAULT_SOE_TOL
-from .soe import soe_rates, soe_weights
+from .soe import balanced_truncation, soe_rates, soe_weights
 from .weights import gl_weights, l1_weights, rectangle_weights, trapezoid_weights
 
 __all__ = ["HistorySum", "MemorySpec", "parse_memory", "short_memory_bound", "DEFAULT_SOE_TOL",
@@ -128,6 +128,44 @@ def _soe_kernel(terms, shift: int, rates: torch.Tensor, du: float) -> torch.Tens
         w = w * _as64(coef, rates.device) if not (isinstance(coef, (int, float)) and coef == 1) else w
         out = w if out is None else out + w
     return out * torch.exp(-rates * shift)
+
+
+#: ``"balanced"`` (default): the far field uses the optimal SOE; ``"quadrature"``: the quadrature SOE at ``tol``
+#: (the reference construction, kept for benchmarks and tests).
+SOE_CONSTRUCTION = "balanced"
+
+
+def _optimal_soe(kernels, n_min: int, n_max: int, tol: float, C: int, P: int, dev):
+    """Rates ``[M]`` and weights ``[R, M]`` of the far kernels (lags ``C+1 .. P-1``), float64.
+
+    Each kernel's fine quadrature SOE (tolerance ``tol / 1000``) is reduced to its optimal SOE
+    (:func:`spikeDE.fractional.soe.balanced_truncation`). Orders or coefficients that need a gradient keep the
+    quadrature SOE at ``tol`` (fixed rates, weights smooth in ``alpha``: exact alpha-gradients, more modes);
+    the kernels' modes are concatenated (kernel ``r`` has zero weight on the others' rates). A kernel whose
+    weights change sign (multi-term orders with a negative coefficient) keeps its fine SOE.
+    """
+    if SOE_CONSTRUCTION != "balanced" or (torch.is_grad_enabled() and any(
+            isinstance(v, torch.Tensor) and v.requires_grad for terms, _ in kernels for _, a, c in terms for v in (a, c))):
+        # learnable orders / coefficients: the quadrature SOE (rates fixed, weights smooth in alpha)
+        rates, du = soe_rates(n_min, n_max, tol, device=dev)
+        return rates, torch.stack([_soe_kernel(terms, s, rates, du) for terms, s in kernels])
+    rates, du = soe_rates(n_min, n_max, max(tol * 1e-3, 1e-15), device=dev)
+    lo, hi = C + 1, max(P - 1, C + 2)
+    parts = []
+    for terms, s in kernels:
+        w = _soe_kernel(terms, s, rates, du)
+        try:
+            parts.append(balanced_truncation(rates, w, lo, hi, tol))
+        except ValueError:
+            parts.append((rates, w))
+    if len(parts) == 1:
+        return parts[0][0], parts[0][1].unsqueeze(0)
+    rr = torch.cat([r for r, _ in parts])
+    rows, off = [], 0
+    for r, w in parts:
+        rows.append(torch.cat([w.new_zeros(off), w, w.new_zeros(rr.numel() - off - r.numel())]))
+        off += r.numel()
+    return rr, torch.stack(rows)
 
 
 def _low_rank(mat: torch.Tensor, rel: float):
@@ -237,8 +275,7 @@ class HistorySum:
         C, R, D, dev, dt = self.C, self.R, self.D, self.device, self.dtype
         n_min = C + 1 + min(shifts)
         n_max = max(self.P - 1 + max(shifts), n_min)
-        rates, du = soe_rates(n_min, n_max, tol, device=dev)
-        w = torch.stack([_soe_kernel(terms, s, rates, du) for terms, s in kernels])  # [R, M] float64
+        rates, w = _optimal_soe(kernels, n_min, n_max, tol, C, self.P, dev)  # [M], [R, M] float64
         self.soe_in = w.to(dt)
         self.M = M = rates.numel()
         pf = torch.arange(C, dtype=_F64, device=dev)
