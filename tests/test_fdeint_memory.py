@@ -204,3 +204,16 @@ def test_soe_tolerance_option():
                   / full.abs().max()) for tol in (1e-3, 1e-6, 1e-9)]
     assert errs[0] > errs[1] > errs[2] and errs[1] < 1e-6 and errs[2] < 1e-9
     assert not math.isnan(errs[0])
+
+
+@pytest.mark.parametrize("method,memory", [("l1", "soe"), ("gl", 4), ("corrector", None), ("predictor", "soe")])
+def test_solution_without_autograd_equals_the_autograd_solution(method, memory):
+    """Without autograd the trajectory is written straight into a preallocated output; it must be the same."""
+    y0 = torch.tensor([1.0, -0.5, 2.0, 0.25], dtype=torch.float64)
+    t = torch.linspace(0, 3, 301, dtype=torch.float64)
+    f = lambda t, y: -y + torch.sin(t)  # noqa: E731
+    with torch.no_grad():
+        a = fdeint(f, y0, t, alpha=0.6, method=method, memory=memory)
+    b = fdeint(f, y0, t, alpha=0.6, method=method, memory=memory)
+    assert a.shape == b.shape == (301, 4) and a.dtype == torch.float64
+    assert torch.equal(a, b)

@@ -226,7 +226,7 @@ def fdeint(func, y0, t, alpha, *, method: str = "l1", memory=None, **options):
         if c.numel() == 0:
             raise ValueError(f"fdeint: y0[{i}] is empty (shape {tuple(c.shape)}) while other components are not; "
                              f"drop the empty component")
-    pb = Problem(func=_Func(func, comps, single), y0=comps, ts=tuple(t.unbind(0)), h=h, alpha=orders,
+    pb = Problem(func=_Func(func, comps, single), y0=comps, ts=t, h=h, alpha=orders,
                  memory=spec, block_size=block, coefficients=coefficients)
     out = SOLVERS[name](pb)
     return out[0] if single else out

@@ -12,7 +12,7 @@ import torch
 from ..memory import DEFAULT_BLOCK_SIZE, HistorySum, MemorySpec
 from ..weights import scheme_factor
 
-__all__ = ["Problem", "scheme_factors", "history", "stack_solution", "march", "add_scaled", "fused"]
+__all__ = ["Problem", "scheme_factors", "history", "stack_solution", "march", "add_scaled", "fused", "Trajectory"]
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Problem:
 
     ``alpha`` holds one order per component (a float, or a 0-d float64 tensor with its graph); for
     ``glmulti`` it holds the orders of the terms (shared by all components) and ``coefficients`` their
-    coefficients. ``ts`` are the grid points as 0-d tensors (passed to ``func``), ``h`` the step.
+    coefficients. ``ts`` is the grid (``ts[n]``, a 0-d tensor, is passed to ``func``), ``h`` the step.
     """
 
     func: object
@@ -59,6 +59,33 @@ def stack_solution(traj: list) -> tuple:
     return tuple(torch.stack(ys) for ys in traj)
 
 
+class Trajectory:
+    """The solution ``y_0 .. y_N`` as it is computed (tuples of components). With autograd on, the steps are kept
+    as a list and stacked at the end (the stack carries the gradient); without it each step is copied straight
+    into a preallocated ``[N + 1, *shape]`` output, so no per-step tensor stays alive (memory ``O(output)``)."""
+
+    def __init__(self, pb: Problem):
+        self.n = 0
+        if torch.is_grad_enabled():
+            self.steps, self.out = [[y0] for y0 in pb.y0], None
+        else:
+            self.steps, self.out = None, [y0.new_empty((pb.steps + 1, *y0.shape)) for y0 in pb.y0]
+            for o, y0 in zip(self.out, pb.y0):
+                o[0].copy_(y0)
+
+    def append(self, y: tuple) -> None:
+        self.n += 1
+        if self.out is None:
+            for tr, yc in zip(self.steps, y):
+                tr.append(yc)
+        else:
+            for o, yc in zip(self.out, y):
+                o[self.n].copy_(yc)
+
+    def result(self) -> tuple:
+        return stack_solution(self.steps) if self.out is None else tuple(self.out)
+
+
 def fused(*coefs) -> bool:
     """Whether the step coefficients are numbers (then the step is one fused history node)."""
     return not any(isinstance(c, torch.Tensor) for c in coefs)
@@ -68,17 +95,16 @@ def march(pb: Problem, hists: list, step) -> tuple:
     """Explicit one-step march: ``y_{n+1} = step(n, y_n, y_{n-1}, f(t_n, y_n))`` (tuples of components;
     ``y_{-1} = y_0``) over the grid; closes the histories and returns the stacked trajectory."""
     y_prev = y = pb.y0
-    traj = [[y0] for y0 in pb.y0]
+    traj = Trajectory(pb)
     for n in range(pb.steps):
         f = pb.func(pb.ts[n], y)
         y_prev, y = y, step(n, y, y_prev, f)
         del f  # free f_n before f_{n+1} is computed
-        for tr, yc in zip(traj, y):
-            tr.append(yc)
+        traj.append(y)
     for hs in hists:
         if hs is not None:
             hs.close()
-    return stack_solution(traj)
+    return traj.result()
 
 
 def add_scaled(a: torch.Tensor, b: torch.Tensor, c) -> torch.Tensor:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 
 from ..weights import trapezoid_start_weights, trapezoid_weights
-from .base import Problem, add_scaled, history, scheme_factors, stack_solution
+from .base import Problem, Trajectory, add_scaled, history, scheme_factors
 
 __all__ = ["solve_corrector"]
 
@@ -47,17 +47,16 @@ def solve_corrector(pb: Problem) -> tuple:
              for a, y0 in zip(pb.alpha, pb.y0)]
     starts = [_start_correction(pb, a, y0) for a, y0 in zip(pb.alpha, pb.y0)]
     f = f0 = pb.func(pb.ts[0], pb.y0)
-    traj = [[y0] for y0 in pb.y0]
+    traj = Trajectory(pb)
     for n in range(N):
         sums = [hs.push(fc) for hs, fc in zip(hists, f)]
         y_pred = tuple(add_scaled(y0, s[0], c) for y0, s, c in zip(pb.y0, sums, f_rect))
         f_pred = pb.func(pb.ts[n + 1], y_pred)
         y = tuple(add_scaled(y0, add_scaled(fp + s[1], f0c, st[n]), c)
                   for y0, fp, s, f0c, st, c in zip(pb.y0, f_pred, sums, f0, starts, f_trap))
-        for tr, yc in zip(traj, y):
-            tr.append(yc)
+        traj.append(y)
         if n + 1 < N:
             f = pb.func(pb.ts[n + 1], y)
     for hs in hists:
         hs.close()
-    return stack_solution(traj)
+    return traj.result()
