@@ -169,3 +169,13 @@ def test_non_finite_input_is_visible_as_on_the_torch_path(monkeypatch, bad):
         out[backend] = lif_sequence(x, torch.tensor(2.0), torch.tensor(1.0), True, spike_config())
     assert torch.equal(out["triton"][0].isnan(), out["torch"][0].isnan()) and out["torch"][0].isnan().any()
     assert torch.equal(out["triton"][0].nan_to_num(-1), out["torch"][0].nan_to_num(-1))
+
+
+def test_infinite_threshold_never_fires_and_keeps_the_membrane(monkeypatch):
+    x, _, _ = _inputs(torch.float32, T=12, D=10, seed=7)
+    out = {}
+    for backend in ("torch", "triton"):
+        monkeypatch.setenv("SPIKEDE_BACKEND", backend)
+        out[backend] = lif_sequence(x, torch.tensor(2.0), torch.tensor(float("inf")), True, spike_config())
+    assert torch.equal(out["triton"][0], out["torch"][0]) and out["torch"][0].eq(0).all()
+    assert torch.equal(out["triton"][1], out["torch"][1]) and torch.isfinite(out["torch"][1]).all()

@@ -45,7 +45,7 @@ def _block_fwd(H, S, V, K, THETA, s, n, D, v_reset, ZERO: tl.constexpr, F64: tl.
             v = h - h * sp
             v = v + v_reset * sp
         else:
-            v = h - theta * sp
+            v = tl.where(sp > 0, h - theta, h)  # h - theta s, also for theta = +inf (never fires)
         tl.store(H + row, h.to(H.dtype.element_ty), mask=mask)
         tl.store(S + row, sp.to(S.dtype.element_ty), mask=mask)
         tl.store(V + row, v.to(V.dtype.element_ty), mask=mask)

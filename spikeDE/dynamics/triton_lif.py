@@ -87,7 +87,7 @@ def _lif_forward(X, H, S, V, TAU, THETA, T, D, v_reset,
             v = h - h * s
             v = v + v_reset * s
         else:
-            v = h - theta * s
+            v = tl.where(s > 0, h - theta, h)  # h - theta s, also for theta = +inf (never fires)
         tl.store(H + ptr, h.to(H.dtype.element_ty), mask=mask)
         tl.store(S + ptr, s.to(S.dtype.element_ty), mask=mask)
         tl.store(V + ptr, v.to(V.dtype.element_ty), mask=mask)
