@@ -26,10 +26,22 @@ LIF, ``alpha = 1``, ``reset='zero'``      ``LIF(tau = tau_s dt, r = 1, v_leak = 
 IF, ``alpha = 1``, ``reset='zero'``       ``IF(r = 1 / (tau_s dt), v_reset)``                    exact
 LIF, ``alpha = 1``, ``reset='subtract'``  ``LI -> Threshold -> Scale(-theta (tau_s - 1)) -> LI``  exact
 IF, ``alpha = 1``, ``reset='subtract'``   ``I -> Threshold -> Scale(-theta tau_s) -> I``          exact
+CubaLIF, ``alpha = 1``, ``reset='zero'``  ``CubaLIF(tau_syn = k dt, tau_mem = tau_s dt, r = 1,    exact
+                                          v_leak = 0, w_in = 1, v_reset)``
+CubaLIF, ``alpha = 1``,                   ``LI(tau = k dt)`` synapse, then the LIF reset cycle   exact
+``reset='subtract'``
 f-LIF / f-IF ``alpha < 1`` (gl, l1),      SOE bank: ``Scale`` drive, ``Scale`` membrane sum,     SOE kernel
 multi-term, ``reset='subtract'``          ``Threshold``, ``Scale(-theta)`` reset, one ``LI``     error in the
                                           (``I`` for rate 0) per mode and one lag-1 ``LI``       metadata
+f-CubaLIF ``alpha < 1``, as f-LIF         ``LI(tau = k dt)`` synapse, then the SOE bank          as f-LIF
 ========================================  =====================================================  =============
+
+``CubaLIFNeuron`` (``k = tau_syn / dt_model``): its synapse ``I_n = I_{n-1} + (x_n - I_{n-1}) / k`` is the NIR
+``LI(tau = k dt, r = 1, v_leak = 0)`` (and the synapse of a NIR ``CubaLIF``) under forward Euler with step ``dt``,
+and the membrane runs on ``I_n``, as NIR's ``CubaLIF`` does (synapse first, then membrane, in one step). The
+synapse node carries the group's metadata (role ``synapse``), so :func:`from_nir` re-imports the subgraph as a
+``CubaLIFNeuron``; a NIR ``CubaLIF`` node with one ``tau_syn`` and ``v_leak = 0`` becomes a ``CubaLIFNeuron``
+(``r w_in`` scales the input of the linear synapse), any other a synapse layer and a ``LIFNeuron``.
 
 The reset cycle: spikeDE's ``H_n = V_{n-1} + (X_n - V_{n-1})/tau_s``, ``V_n = H_n - theta S_n`` is the ``LI`` node
 ``u_n = u_{n-1} + (X_n + w S_{n-1} - u_{n-1})/tau_s`` (state ``u = H``, the spike of step ``n-1`` arriving at
@@ -74,6 +86,7 @@ from torch import nn
 from .dynamics.schemes import canonical_method, derivative_kernel, membrane_recurrence, multiterm_kernel
 from .fractional.soe import soe_approximation
 from .neuron import BaseNeuron, HardResetLIFNeuron, IFNeuron, LIFNeuron, NoisyLIFNeuron
+from .neuron_current import CubaLIFNeuron
 from .wrapper import SNNWrapper
 
 __all__ = ["to_nir", "from_nir", "NIRNetwork", "SOEBankNeuron", "SUPPORTED_MODULES", "SUPPORTED_NODES",
@@ -85,7 +98,7 @@ META_KEY = "spikeDE"
 FORMAT_VERSION = 1
 SUPPORTED_MODULES = ("Linear", "Conv1d", "Conv2d", "AvgPool2d", "Flatten", "BatchNorm1d", "BatchNorm2d",
                      "Dropout", "Identity", "Sequential", "SNNWrapper", "LIFNeuron", "IFNeuron",
-                     "HardResetLIFNeuron", "NoisyLIFNeuron (exported deterministic, as in eval mode)")
+                     "HardResetLIFNeuron", "CubaLIFNeuron", "NoisyLIFNeuron (exported deterministic, as in eval mode)")
 SUPPORTED_NODES = ("Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "AvgPool2d", "SumPool2d",
                    "Flatten", "LIF", "IF", "CubaLIF", "LI", "spikeDE reset cycles and SOE neurons (LI, I, Threshold, "
                    "Scale, Delay with spikeDE metadata)")
@@ -150,6 +163,12 @@ class _NeuronSpec:
     coefs: list | None
     method: str
     memory: object
+    tau_syn: float | None = None  # CubaLIFNeuron: synaptic time constant (model time units)
+
+    @property
+    def syn_steps(self) -> float | None:
+        """``k = tau_syn / dt_model`` of a current-based neuron's synapse (``None``: no synapse)."""
+        return None if self.tau_syn is None else self.tau_syn / self.dt_model
 
     @property
     def tau_steps(self) -> float:
@@ -180,12 +199,13 @@ def _neuron_spec(name: str, neuron: BaseNeuron, wrapper: SNNWrapper | None, inde
     method = "gl" if method == "euler" else canonical_method(method)
     integer = integrator == "odeint" or (all(a == 1.0 for a in alphas) and method != "corrector")
     return _NeuronSpec(name, type(neuron).__name__, bool(neuron.leak), float(neuron.tau), float(neuron.threshold),
-                       neuron.reset_mode, float(neuron.v_reset), float(dt), integer, alphas, coefs, method, memory)
+                       neuron.reset_mode, float(neuron.v_reset), float(dt), integer, alphas, coefs, method, memory,
+                       float(neuron.tau_syn) if isinstance(neuron, CubaLIFNeuron) else None)
 
 
-# neuron classes whose dynamics are exactly the LIF / IF family of BaseNeuron (subclasses that change the input,
-# the state or the threshold, e.g. current-based or adaptive neurons, are refused rather than exported wrongly)
-_NEURONS = (LIFNeuron, IFNeuron, HardResetLIFNeuron, NoisyLIFNeuron)
+# neuron classes with a NIR mapping: the LIF / IF family of BaseNeuron and the current-based LIF (other subclasses
+# that change the input, the state or the threshold, e.g. adaptive neurons, are refused rather than exported wrongly)
+_NEURONS = (LIFNeuron, IFNeuron, HardResetLIFNeuron, NoisyLIFNeuron, CubaLIFNeuron)
 
 
 def _flatten_layers(module: nn.Module, prefix: str, out: list, bad: list):
@@ -302,6 +322,17 @@ def _soe_modes(spec: _NeuronSpec, tol: float, n_max: int):
     return float(cx), kp.detach().double(), lam, om, (2 if kern == "l1" else 1)
 
 
+def _export_synapse(b: _Builder, spec: _NeuronSpec, shape, dt: float, prev: str, group: dict) -> str:
+    """The synapse of a current-based neuron, ``I_n = I_{n-1} + (x_n - I_{n-1}) / k``: the node
+    ``LI(tau = k dt, r = 1, v_leak = 0)`` under forward Euler with step ``dt`` (its state is ``I``)."""
+    nir = _nir()
+    name = f"{_node_name(spec.name)}_synapse"
+    b.add(name, nir.LI(_full(shape, spec.syn_steps * dt), _full(shape, 1.0), _full(shape, 0.0),
+                       metadata=_meta(role="synapse", tau_syn=spec.syn_steps, **group)))
+    b.edge(prev, name)
+    return name
+
+
 def _export_fractional(b: _Builder, spec: _NeuronSpec, shape, dt: float, tol: float, n_max: int, prev: str):
     where = f"{spec.name} ({spec.cls})"
     if spec.reset != "subtract":
@@ -325,6 +356,8 @@ def _export_fractional(b: _Builder, spec: _NeuronSpec, shape, dt: float, tol: fl
     group = dict(group=p, neuron=spec.cls, alpha=spec.alphas, coefficients=spec.coefs, method=spec.method,
                  tau=spec.tau, dt_model=spec.dt_model, threshold=spec.theta, leak=spec.leak)
     N = shape
+    if spec.syn_steps is not None:
+        prev = _export_synapse(b, spec, shape, dt, prev, group)
     b.add(f"{p}_drive", nir.Scale(_full(N, cx), metadata=_meta(role="drive", **group)))
     b.add(f"{p}_membrane", nir.Scale(_full(N, 1.0), metadata=_meta(role="membrane", **group)))
     b.add(f"{p}_spike", nir.Threshold(_full(N, spec.theta), metadata=_meta(role="spike", **group)))
@@ -362,7 +395,8 @@ def _export_fractional(b: _Builder, spec: _NeuronSpec, shape, dt: float, tol: fl
         b.edge(f"{p}_membrane", name)
         b.edge(f"{p}_reset", name)
         b.edge(name, f"{p}_membrane")
-    info = dict(modes=lam.numel(), nodes=len(mode_nodes) + 4 + 2 * (near - 1), exact_lags=near, tol=tol,
+    info = dict(modes=lam.numel(), nodes=len(mode_nodes) + 4 + 2 * (near - 1) + (spec.syn_steps is not None),
+                exact_lags=near, tol=tol,
                 n_max=n_max, kernel_max_rel_error=rel,
                 kernel_l1_error=l1, kernel_l1_norm=float(kp[1:n_max + 1].abs().sum()), alpha=spec.alphas,
                 coefficients=spec.coefs, method=spec.method)
@@ -377,6 +411,13 @@ def _export_neuron(b: _Builder, spec: _NeuronSpec, shape, dt: float, tol: float,
     p = _node_name(spec.name)
     group = dict(group=p, neuron=spec.cls, tau=spec.tau_steps, threshold=spec.theta, reset=spec.reset,
                  v_reset=spec.v_reset, leak=spec.leak)
+    syn = spec.syn_steps
+    if syn is not None and spec.reset == "zero":  # synapse and membrane in one node, both forward Euler
+        b.add(p, nir.CubaLIF(_full(shape, syn * dt), _full(shape, ts * dt), _full(shape, 1.0), _full(shape, 0.0),
+                             _full(shape, spec.theta), _full(shape, spec.v_reset), _full(shape, 1.0),
+                             metadata=_meta(role="neuron", tau_syn=syn, **group)))
+        b.edge(prev, p)
+        return p, dict(exact=True, nodes=1, tau_steps=ts, tau_syn_steps=syn, reset="zero")
     if spec.reset == "zero":
         if spec.leak:
             node = nir.LIF(_full(shape, ts * dt), _full(shape, 1.0), _full(shape, 0.0), _full(shape, spec.theta),
@@ -393,6 +434,8 @@ def _export_neuron(b: _Builder, spec: _NeuronSpec, shape, dt: float, tol: float,
     else:
         mem = nir.I(_full(shape, 1.0 / (ts * dt)), metadata=_meta(role="membrane", **group))
         w = -spec.theta * ts
+    if syn is not None:
+        prev = _export_synapse(b, spec, shape, dt, prev, group)
     b.add(f"{p}_membrane", mem)
     b.add(f"{p}_spike", nir.Threshold(_full(shape, spec.theta), metadata=_meta(role="spike", **group)))
     b.add(f"{p}_reset", nir.Scale(_full(shape, w), metadata=_meta(role="reset", **group)))
@@ -400,7 +443,10 @@ def _export_neuron(b: _Builder, spec: _NeuronSpec, shape, dt: float, tol: float,
     b.edge(f"{p}_membrane", f"{p}_spike")
     b.edge(f"{p}_spike", f"{p}_reset")
     b.edge(f"{p}_reset", f"{p}_membrane")
-    return f"{p}_spike", dict(exact=True, nodes=3, tau_steps=ts, reset="subtract")
+    info = dict(exact=True, nodes=3 + (syn is not None), tau_steps=ts, reset="subtract")
+    if syn is not None:
+        info["tau_syn_steps"] = syn
+    return f"{p}_spike", info
 
 
 def to_nir(model: nn.Module, dt: float = 1.0, *, input_shape=None, tol: float = DEFAULT_TOL,
@@ -654,10 +700,27 @@ def _same(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
 
 
-def _spike_neuron(cls_leak: bool, tau_steps: float, theta: float, reset: str, v_reset: float, step_mode: str):
-    cls = LIFNeuron if cls_leak else IFNeuron
-    return cls(tau=tau_steps, threshold=theta, reset=reset, v_reset=v_reset, integrator="odeint",
-               step_mode=step_mode)
+def _spike_neuron(cls_leak: bool, tau_steps: float, theta: float, reset: str, v_reset: float, step_mode: str,
+                  syn_steps: float | None = None):
+    """The integer-order spikeDE neuron (``dt = 1``, time constants in steps); ``syn_steps``: a
+    :class:`spikeDE.CubaLIFNeuron` with ``tau_syn = syn_steps``."""
+    kw = dict(tau=tau_steps, threshold=theta, reset=reset, v_reset=v_reset, integrator="odeint", step_mode=step_mode)
+    if syn_steps is not None:
+        return CubaLIFNeuron(tau_syn=syn_steps, **kw)
+    return (LIFNeuron if cls_leak else IFNeuron)(**kw)
+
+
+def _synapse_steps(name: str, members: dict, dt: float):
+    """``k = tau_syn / dt`` of a group's synapse ``LI`` node (``None``: the group has none)."""
+    nir = _nir()
+    if "synapse" not in members:
+        return None
+    (yn, syn), = members["synapse"]
+    if not isinstance(syn, nir.LI) or not np.all(np.asarray(syn.r) == 1.0) or not np.all(np.asarray(syn.v_leak) == 0.0):
+        raise ValueError(f"from_nir: synapse {yn!r} of {name!r} must be an LI node with r = 1 and v_leak = 0")
+    k = _uniform(syn.tau, "tau", yn) / dt
+    meta = _read_meta(syn) or {}
+    return float(meta["tau_syn"]) if "tau_syn" in meta and _same(float(meta["tau_syn"]), k) else k
 
 
 def _input_transform(r, v_leak, shape):
@@ -669,9 +732,11 @@ def _input_transform(r, v_leak, shape):
 
 
 def _import_group(name: str, members: dict, dt: float, step_mode: str):
-    """A spikeDE neuron (reset cycle) or SOE bank from its nodes (``role -> [(node name, node)]``)."""
+    """A spikeDE neuron (reset cycle) or SOE bank from its nodes (``role -> [(node name, node)]``), as a list of
+    layers (an SOE bank of a current-based neuron is its synapse, then the bank)."""
     nir = _nir()
     roles = {r: v for r, v in members.items()}
+    syn = _synapse_steps(name, roles, dt)
     if "drive" in roles:  # fractional SOE bank
         (dn, drive), = roles["drive"]
         (sn, spike), = roles["spike"]
@@ -700,10 +765,17 @@ def _import_group(name: str, members: dict, dt: float, step_mode: str):
                 raise ValueError(f"from_nir: Delay {delays[k][0]!r} of {name!r} is {float(steps.mean()):g} steps of "
                                  f"dt = {dt:g}, expected {k - 1}; was the graph exported with another dt?")
             taps[k] = _t64(np.asarray(node.scale, dtype=np.float64))
-        return SOEBankNeuron(_t64(np.asarray(drive.scale, dtype=np.float64)),
+        bank = SOEBankNeuron(_t64(np.asarray(drive.scale, dtype=np.float64)),
                              _t64(np.stack(decay)), _t64(np.stack(gain)),
                              _t64(theta), _t64(np.asarray(rst.scale, dtype=np.float64)),
                              step_mode, taps)
+        if syn is None:
+            return [bank]
+        shape = theta.shape
+        synapse = _LeakyIntegrator(torch.full(shape, 1.0 - 1.0 / syn, dtype=torch.float64),
+                                   torch.full(shape, 1.0 / syn, dtype=torch.float64),
+                                   torch.zeros(shape, dtype=torch.float64), step_mode)
+        return [synapse, bank]
     (mn, mem), = roles["membrane"]
     (sn, spike), = roles["spike"]
     (rn, rst), = roles["reset"]
@@ -726,7 +798,10 @@ def _import_group(name: str, members: dict, dt: float, step_mode: str):
         raise ValueError(f"from_nir: reset cycle {name!r}: reset weight {w:g} is not the subtractive reset "
                          f"-theta{' (tau_s - 1)' if leak else ' tau_s'} = {expect:g} at dt = {dt:g}; was the graph "
                          f"exported with another dt?")
-    return _spike_neuron(leak, ts, theta, "subtract", 0.0, step_mode)
+    if syn is not None and not leak:
+        raise ValueError(f"from_nir: reset cycle {name!r} has a synapse but an I membrane; a current-based neuron "
+                         f"has an LI membrane")
+    return [_spike_neuron(leak, ts, theta, "subtract", 0.0, step_mode, syn)]
 
 
 def _import_node(name: str, node, dt: float, step_mode: str, dtype):
@@ -810,11 +885,20 @@ def _import_node(name: str, node, dt: float, step_mode: str, dtype):
         shape = np.asarray(node.v_threshold).shape
         tau_syn = np.broadcast_to(np.asarray(node.tau_syn, dtype=np.float64), shape)
         w_in = np.broadcast_to(np.asarray(node.w_in, dtype=np.float64), shape)
-        synapse = _LeakyIntegrator(_t64(1.0 - dt / tau_syn), _t64(dt * w_in / tau_syn),
-                                   torch.zeros(shape, dtype=torch.float64), step_mode)
         ts = _uniform(node.tau_mem, "tau_mem", name) / dt
         if "tau" in meta and _same(float(meta["tau"]), ts):
             ts = float(meta["tau"])
+        if np.all(tau_syn == tau_syn.reshape(-1)[0]) and np.all(np.asarray(node.v_leak) == 0.0):
+            # a spikeDE CubaLIFNeuron; the synapse is linear, so r and w_in scale its input
+            ks = float(tau_syn.reshape(-1)[0]) / dt
+            if "tau_syn" in meta and _same(float(meta["tau_syn"]), ks):
+                ks = float(meta["tau_syn"])
+            pre = _input_transform(w_in * np.broadcast_to(np.asarray(node.r, dtype=np.float64), shape), 0.0, shape)
+            return ([pre] if pre is not None else []) + [_spike_neuron(True, ts, theta, "zero", v_reset, step_mode,
+                                                                       ks)]
+        # a per-neuron tau_syn or a v_leak (an offset after the synapse): the synapse as its own layer
+        synapse = _LeakyIntegrator(_t64(1.0 - dt / tau_syn), _t64(dt * w_in / tau_syn),
+                                   torch.zeros(shape, dtype=torch.float64), step_mode)
         pre = _input_transform(node.r, node.v_leak, shape)
         return [synapse] + ([pre] if pre is not None else []) + [_spike_neuron(True, ts, theta, "zero", v_reset,
                                                                                step_mode)]
@@ -823,6 +907,9 @@ def _import_node(name: str, node, dt: float, step_mode: str, dtype):
         return [_LeakyIntegrator(_t64(1.0 - dt / tau), _t64(dt * np.asarray(node.r, dtype=np.float64) / tau),
                                  _t64(dt * np.asarray(node.v_leak, dtype=np.float64) / tau), step_mode)]
     raise AssertionError(name)  # unreachable: types are checked first
+
+
+_GROUP_ROLES = ("drive", "membrane", "spike", "reset", "mode", "delay", "tap", "synapse")
 
 
 def _supported_types():
@@ -835,7 +922,8 @@ def from_nir(graph, dt: float = 1.0, *, step_mode: str = "m", dtype: torch.dtype
     r"""A spikeDE module that runs the NIR ``graph`` with one step of ``dt`` NIR time units.
 
     Neurons become spikeDE neurons with ``tau_steps = tau / dt`` (``LIF`` / ``IF`` with ``v_reset``: reset to
-    ``v_reset``; a ``LIF`` / ``IF`` node's ``r`` and ``v_leak`` become an input scale and offset), spikeDE's reset
+    ``v_reset``; a ``LIF`` / ``IF`` node's ``r`` and ``v_leak`` become an input scale and offset; ``CubaLIF``: a
+    :class:`spikeDE.CubaLIFNeuron`, see the module docstring), spikeDE's reset
     cycles become neurons with ``reset='subtract'`` and its fractional neurons :class:`SOEBankNeuron` s; a lone
     ``LI`` node is a non-spiking leaky readout. The graph (after grouping spikeDE's neuron subgraphs) must be a
     chain from its input to its output.
@@ -859,7 +947,7 @@ def from_nir(graph, dt: float = 1.0, *, step_mode: str = "m", dtype: torch.dtype
     unit_of, groups = {}, {}
     for name, node in graph.nodes.items():
         meta = _read_meta(node)
-        if meta is not None and meta.get("role") in ("drive", "membrane", "spike", "reset", "mode", "delay", "tap"):
+        if meta is not None and meta.get("role") in _GROUP_ROLES:
             g = str(meta["group"])
             unit_of[name] = "group:" + g
             groups.setdefault(g, {}).setdefault(meta["role"], []).append((name, node))
@@ -901,8 +989,9 @@ def from_nir(graph, dt: float = 1.0, *, step_mode: str = "m", dtype: torch.dtype
     for u in order:
         if u.startswith("group:"):
             g = u[len("group:"):]
-            layers.append(_import_group(g, groups[g], dt, step_mode))
-            names.append(g)
+            for m in _import_group(g, groups[g], dt, step_mode):
+                layers.append(m)
+                names.append(g)
             continue
         node = graph.nodes[u]
         if isinstance(node, (nir.Input, nir.Output)):

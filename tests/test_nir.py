@@ -11,7 +11,7 @@ from torch import nn
 
 nir = pytest.importorskip("nir")
 
-from spikeDE import HardResetLIFNeuron, IFNeuron, LIFNeuron, SNNWrapper  # noqa: E402
+from spikeDE import CubaLIFNeuron, HardResetLIFNeuron, IFNeuron, LIFNeuron, SNNWrapper  # noqa: E402
 from spikeDE.nir import SOEBankNeuron, from_nir, to_nir  # noqa: E402
 
 
@@ -95,6 +95,13 @@ def reference_run(graph, x, dt):
                 v = v + dt / node.tau * (node.v_leak - v + node.r * inp)
                 s = (v >= node.v_threshold).astype(np.float64)
                 state[n] = np.where(s > 0, node.v_reset, v)
+                cur[n] = s
+            elif isinstance(node, nir.CubaLIF):  # synapse, then the membrane on this step's current
+                i, v = state.get(n, (np.zeros_like(node.tau_mem), np.zeros_like(node.tau_mem)))
+                i = i + dt / node.tau_syn * (-i + node.w_in * inp)
+                v = v + dt / node.tau_mem * (node.v_leak - v + node.r * i)
+                s = (v >= node.v_threshold).astype(np.float64)
+                state[n] = (i, np.where(s > 0, node.v_reset, v))
                 cur[n] = s
             elif isinstance(node, nir.Delay):
                 d = int(round(float(np.asarray(node.delay).reshape(-1)[0]) / dt))
@@ -363,3 +370,101 @@ def test_fractional_zero_reset_and_other_schemes_refused():
 def test_bad_arguments(kw, match):
     with pytest.raises(ValueError, match=match):
         to_nir(nn.Sequential(nn.Linear(3, 2), LIFNeuron()), **kw)
+
+
+# ------------------------------------------------------------------------------ current-based neurons (CubaLIF)
+def _cuba_mlp(reset, dtype=torch.float64):
+    l1, l2 = _lin(6, 12, dtype=dtype), _lin(12, 4, dtype=dtype)
+    with torch.no_grad():  # positive drive on average: the synapse smooths the input, both layers fire
+        l1.bias.add_(1.5)
+        l2.bias.add_(1.5)
+    return nn.Sequential(l1, CubaLIFNeuron(tau=2.0, tau_syn=3.0, threshold=1.0, reset=reset),
+                         l2, CubaLIFNeuron(tau=3.0, tau_syn=1.5, threshold=0.8, reset=reset))
+
+
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_cubalif_roundtrip_is_exact(reset, tmp_path):
+    """alpha = 1: reset to zero is one NIR CubaLIF node, subtractive reset a synapse LI before the LIF reset cycle;
+    both are forward Euler of the NIR equations at the NIR step, so spikes are identical over T = 1000."""
+    torch.manual_seed(3)
+    dt = 1e-3
+    model = SNNWrapper(_cuba_mlp(reset), integrator="odeint")
+    graph = _roundtrip(to_nir(model, dt=dt), tmp_path)
+    if reset == "zero":
+        assert isinstance(graph.nodes["1"], nir.CubaLIF)
+    else:
+        assert isinstance(graph.nodes["1_synapse"], nir.LI) and isinstance(graph.nodes["1_membrane"], nir.LI)
+    x = torch.rand(1000, 3, 6, dtype=torch.float64)
+    with torch.no_grad():
+        ref = model(x)
+    assert 0.02 < ref.mean() < 0.6
+    imported = from_nir(graph, dt=dt, dtype=torch.float64)
+    neurons = [m for m in imported.layers if isinstance(m, CubaLIFNeuron)]
+    assert [n.reset_mode for n in neurons] == [reset, reset]
+    assert torch.equal(imported(x), ref)
+    # the NIR equations, run by the independent executor
+    np.testing.assert_array_equal(reference_run(graph, x[:300, 0].numpy(), dt), ref[:300, 0].numpy())
+    single = from_nir(graph, dt=dt, step_mode="s", dtype=torch.float64)
+    assert torch.equal(torch.stack([single(x[t]) for t in range(x.shape[0])]), ref)
+
+
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_cubalif_time_constants(reset):
+    """tau_mem = (tau / dt_model) dt, tau_syn = (tau_syn / dt_model) dt; the reset cycle weight -theta (tau_s - 1);
+    the import gives back the time constants in steps."""
+    net = nn.Sequential(nn.Linear(3, 2), CubaLIFNeuron(tau=4.0, tau_syn=6.0, threshold=0.5, reset=reset, dt=0.5))
+    g = to_nir(net, dt=2e-3)
+    if reset == "zero":
+        node = g.nodes["1"]
+        np.testing.assert_allclose(node.tau_mem, np.full(2, 4.0 / 0.5 * 2e-3))
+        np.testing.assert_allclose(node.tau_syn, np.full(2, 6.0 / 0.5 * 2e-3))
+        np.testing.assert_allclose(node.r, 1.0)
+        np.testing.assert_allclose(node.w_in, 1.0)
+        np.testing.assert_allclose(node.v_leak, 0.0)
+        np.testing.assert_allclose(node.v_threshold, 0.5)
+    else:
+        np.testing.assert_allclose(g.nodes["1_synapse"].tau, np.full(2, 6.0 / 0.5 * 2e-3))
+        np.testing.assert_allclose(g.nodes["1_membrane"].tau, np.full(2, 4.0 / 0.5 * 2e-3))
+        np.testing.assert_allclose(g.nodes["1_reset"].scale, -0.5 * (8.0 - 1.0))
+    neuron = [m for m in from_nir(g, dt=2e-3).layers if isinstance(m, CubaLIFNeuron)][0]
+    assert neuron.tau_syn == pytest.approx(12.0, rel=1e-12) and float(neuron.tau) == pytest.approx(8.0, rel=1e-12)
+
+
+def test_foreign_cubalif_with_r_and_w_in_imports_as_cubalif_neuron():
+    """A CubaLIF node with uniform tau_syn and v_leak = 0 becomes a CubaLIFNeuron (r w_in scale the input of the
+    linear synapse); checked against the Euler equations written out."""
+    ts, tm, r, w, dt = 4e-3, 3e-3, np.array([1.5, 0.7]), np.array([1.0, 2.0]), 1e-3
+    g = nir.NIRGraph.from_list(nir.CubaLIF(np.full(2, ts), np.full(2, tm), r, np.zeros(2), np.full(2, 1.0),
+                                           np.zeros(2), w_in=w))
+    imported = from_nir(g, dt=dt, dtype=torch.float64)
+    assert any(isinstance(m, CubaLIFNeuron) for m in imported.layers)
+    x = np.random.default_rng(2).uniform(0, 3, (300, 2))
+    got = imported(torch.from_numpy(x)[:, None])[:, 0].numpy()
+    want = reference_run(g, x, dt)
+    assert want.mean() > 0.05
+    np.testing.assert_array_equal(got, want)
+
+
+def test_fractional_cubalif_roundtrip_agreement(tmp_path):
+    """alpha < 1, subtractive reset: the synapse LI in front of the SOE bank; >= 99.9 % identical spikes, T = 1000."""
+    torch.manual_seed(4)
+    model = SNNWrapper(_cuba_mlp("subtract"), integrator="fdeint", alpha=0.6, method="gl")
+    graph = _roundtrip(to_nir(model, dt=1.0, horizon=2048), tmp_path)
+    assert isinstance(graph.nodes["1_synapse"], nir.LI)
+    x = torch.rand(1000, 2, 6, dtype=torch.float64)
+    imported = from_nir(graph, dt=1.0, dtype=torch.float64)
+    assert sum(isinstance(m, SOEBankNeuron) for m in imported.layers) == 2
+    with torch.no_grad():
+        ref = model(x)
+        got = imported(x)
+    assert 0.01 < ref.mean() < 0.7
+    assert (got == ref).double().mean() >= 0.999
+    np.testing.assert_array_equal(reference_run(graph, x[:150, 0].numpy(), 1.0), got[:150, 0].numpy())
+    single = from_nir(graph, dt=1.0, step_mode="s", dtype=torch.float64)
+    assert torch.equal(torch.stack([single(x[t]) for t in range(200)]), got[:200])
+
+
+def test_fractional_cubalif_zero_reset_refused():
+    net = SNNWrapper(nn.Sequential(nn.Linear(3, 2), CubaLIFNeuron(reset="zero")), alpha=0.5)
+    with pytest.raises(ValueError, match=r"CubaLIFNeuron.*reset='zero'.*use reset='subtract'"):
+        to_nir(net)
