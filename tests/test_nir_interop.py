@@ -16,7 +16,7 @@ from torch import nn
 nir = pytest.importorskip("nir")
 pytest.importorskip("nirtorch")
 
-from spikeDE import LIFNeuron, SNNWrapper  # noqa: E402
+from spikeDE import CubaLIFNeuron, LIFNeuron, SNNWrapper  # noqa: E402
 from spikeDE.nir import from_nir, to_nir  # noqa: E402
 
 T, B = 400, 4
@@ -55,6 +55,31 @@ def test_spikede_to_norse():
             z, state = net(x[t], state)
             outs.append(z)
     assert ref.mean() > 0.01
+    assert _agreement(torch.stack(outs), ref) >= 0.999
+
+
+def test_spikede_cubalif_to_norse():
+    """A CubaLIFNeuron network (reset to zero) exports as NIR CubaLIF nodes, which Norse runs spike for spike.
+    (snnTorch's importer asserts its own CubaLIF scaling, r = tau_mem / dt and w_in = tau_syn / dt, and so
+    refuses the NIR equations with r = w_in = 1.)"""
+    norse = pytest.importorskip("norse.torch")
+    torch.manual_seed(0)
+    layers = [_scaled(nn.Linear(8, 16), 4.0), _scaled(nn.Linear(16, 4), 4.0)]
+    with torch.no_grad():
+        for layer in layers:
+            layer.bias.add_(1.5)
+    model = SNNWrapper(nn.Sequential(layers[0], CubaLIFNeuron(tau=2.0, tau_syn=3.0, reset="zero"),
+                                     layers[1], CubaLIFNeuron(tau=3.0, tau_syn=1.5, reset="zero")),
+                       integrator="odeint")
+    x, dt = _input(), 1e-3
+    with torch.no_grad():
+        ref = model(x)
+        net = norse.from_nir(to_nir(model, dt=dt), dt=dt)
+        state, outs = None, []
+        for t in range(T):
+            z, state = net(x[t], state)
+            outs.append(z)
+    assert 0.01 < ref.mean() < 0.7
     assert _agreement(torch.stack(outs), ref) >= 0.999
 
 
