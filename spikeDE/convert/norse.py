@@ -36,17 +36,18 @@ import torch
 from torch import nn
 
 from ..neuron import BaseNeuron, LIFNeuron
-from ._common import Refusal, framework_of, replace_modules, surrogate_for
+from ..neuron_current import CubaLIFNeuron
+from ._common import Refusal, framework_of, replace_modules, surrogate_for, synaptic_of
 
 __all__ = ["from_norse", "NorseAdapter", "NeuronState", "SUPPORTED"]
 
-SUPPORTED = ("LIFCell / LIF (dt * tau_syn_inv = 1, v_leak = 0)", "LIFBoxCell (v_leak = 0)",
+SUPPORTED = ("LIFCell / LIF (0 < dt * tau_syn_inv <= 1, v_leak = 0)", "LIFBoxCell (v_leak = 0)",
              "surrogates 'super', 'triangle', 'tanh', 'heavi_erfc'")
 
 
 class NeuronState(NamedTuple):
-    """The state returned by a converted Norse neuron: membrane ``v`` and synaptic current ``i`` (0: used up in
-    its step, ``None`` for ``LIFBoxCell``), both detached."""
+    """The state returned by a converted Norse neuron: membrane ``v`` and synaptic current ``i`` (Norse's ``i``
+    after its decay; 0 when ``dt * tau_syn_inv = 1``, ``None`` for ``LIFBoxCell``), both detached."""
 
     v: torch.Tensor
     i: Optional[torch.Tensor] = None
@@ -59,18 +60,29 @@ class NorseAdapter(nn.Module):
         neuron: the spikeDE neuron (:class:`spikeDE.BaseNeuron`).
     """
 
-    def __init__(self, neuron: BaseNeuron, current: bool):
+    def __init__(self, neuron: BaseNeuron, current: bool, syn_rate: float = 1.0):
         super().__init__()
         self.neuron = neuron
         self.current = bool(current)
+        self.syn_rate = float(syn_rate)  # dt * tau_syn_inv; < 1: a CubaLIFNeuron driven by x / syn_rate
         neuron.record = True
 
     def forward(self, x: torch.Tensor, state=None):
-        z = self.neuron(x)
+        cuba = self.current and self.syn_rate != 1.0
+        if cuba:
+            self.neuron.__dict__["v_seq"] = None
+            z = self.neuron(x / self.syn_rate)
+        else:
+            z = self.neuron(x)
         v = self.neuron.v
         if v.dim() == x.dim() and v.shape != x.shape:  # folded into the batch (SNNWrapper 'multi'): every step
             v = self.neuron.v_seq.reshape(x.shape)
-        return z, NeuronState(v, torch.zeros_like(v) if self.current else None)
+        if cuba:
+            k = self.neuron.tau_syn / self.neuron.dt
+            i = synaptic_of(self.neuron, x, k, 1.0) * (1.0 - self.syn_rate)
+        else:
+            i = torch.zeros_like(v) if self.current else None
+        return z, NeuronState(v, i)
 
 
 def _scalar(p, field: str) -> float:
@@ -101,11 +113,12 @@ def _surrogate(p):
 
 def _lif(m, neuron_kwargs: dict, step_mode: str, box: bool) -> NorseAdapter:
     p, dt = m.p, float(m.dt)
+    syn = 1.0
     if not box:
         syn = dt * _scalar(p, "tau_syn_inv")
-        if syn != 1.0:
-            raise Refusal(f"dt * tau_syn_inv = {syn:g}: the synaptic current outlives its step (a current-based "
-                          f"neuron, which this version of spikeDE does not have); dt * tau_syn_inv = 1 maps to LIF")
+        if not (math.isfinite(syn) and 0 < syn <= 1):
+            raise Refusal(f"dt * tau_syn_inv = {syn!r}: the synaptic current decays by 1 - dt * tau_syn_inv per "
+                          f"step, which CubaLIFNeuron reproduces for 0 < dt * tau_syn_inv <= 1 only")
     if _scalar(p, "v_leak") != 0.0:
         raise Refusal(f"v_leak={_scalar(p, 'v_leak')!r}: Norse's membrane starts at and leaks towards v_leak, "
                       f"spikeDE's towards 0; shift the potentials so that v_leak = 0")
@@ -123,6 +136,8 @@ def _lif(m, neuron_kwargs: dict, step_mode: str, box: bool) -> NorseAdapter:
     kw = dict(threshold=_scalar(p, "v_th"), surrogate_grad_scale=scale, surrogate_opt=surrogate, reset=reset,
               v_reset=_scalar(p, "v_reset") if reset == "zero" else 0.0, detach_reset=False, step_mode=step_mode)
     kw.update(neuron_kwargs)
+    if syn != 1.0:  # c_t = (1 - syn) c_{t-1} + x_t is CubaLIFNeuron's synapse (k = 1/syn) driven by x / syn
+        return NorseAdapter(CubaLIFNeuron(tau=1.0 / rate, tau_syn=kw.get("dt", 1.0) / syn, **kw), True, syn)
     return NorseAdapter(LIFNeuron(tau=1.0 / rate, **kw), current=not box)
 
 
