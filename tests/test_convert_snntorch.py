@@ -8,7 +8,7 @@ from torch import nn
 snn = pytest.importorskip("snntorch")
 from snntorch import surrogate as sts  # noqa: E402
 
-from spikeDE import SNNWrapper, reset_net  # noqa: E402
+from spikeDE import CubaLIFNeuron, SNNWrapper, reset_net  # noqa: E402
 from spikeDE.convert import LeakyAdapter, UnsupportedModuleError, convert, from_snntorch  # noqa: E402
 
 T, B, D = 30, 3, 12
@@ -190,7 +190,7 @@ def test_unsupported_are_listed():
         from_snntorch(net)
     msg = str(e.value)
     assert all(f"\n  {i} (" in msg for i in range(4))
-    assert "current-based" in msg and "triangular" in msg and "'none'" in msg and "supported snnTorch" in msg
+    assert "reset_delay=True" in msg and "triangular" in msg and "'none'" in msg and "supported snnTorch" in msg
 
 
 def test_reset_net_restarts_the_adapter():
@@ -202,3 +202,98 @@ def test_reset_net_restarts_the_adapter():
     reset_net(conv)
     b = torch.stack([conv(x[t])[0] for t in range(T)])
     assert torch.equal(a, b)
+
+
+# ---------------------------------------------------------------- Synaptic -> CubaLIFNeuron
+TS = 200
+
+
+def _run_synaptic_peer(lif, x):
+    syn, mem = lif.init_synaptic()
+    out = []
+    for t in range(x.shape[0]):
+        spk, syn, mem = lif(x[t], syn, mem)
+        out.append((spk, syn, mem))
+    return [torch.stack(o) for o in zip(*out)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("alpha,beta", [(0.9, 0.8), (0.5, 0.95), (0.0, 0.7)])
+@pytest.mark.parametrize("mech", ["subtract", "zero"])
+def test_synaptic_matches_over_200_steps(mech, alpha, beta, dtype):
+    torch.manual_seed(1)
+    lif = snn.Synaptic(alpha=alpha, beta=beta, threshold=0.9, reset_mechanism=mech, reset_delay=False)
+    conv = from_snntorch(copy.deepcopy(lif))
+    assert isinstance(conv.neuron, CubaLIFNeuron)
+    x = (torch.rand(TS, B, D, dtype=dtype) * 1.5 - 0.5) * 0.9 * (1 - alpha)  # keeps H <= 2 theta after a reset
+    s1, i1, v1 = _run_synaptic_peer(lif, x)
+    s2, i2, v2 = _run_synaptic_peer(conv, x)
+    assert 0.02 < float(s1.mean()) < 0.9
+    assert s2.dtype == dtype and v2.dtype == dtype and i2.dtype == dtype
+    assert torch.equal(s1.to(dtype), s2)
+    tol = 64 * torch.finfo(dtype).eps  # a I + x (snnTorch) against I + (k x - I)/k, beta V + I against V + (tau I - V)/tau
+    torch.testing.assert_close(v2, v1.to(dtype), rtol=0, atol=tol)
+    torch.testing.assert_close(i2, i1.to(dtype), rtol=0, atol=tol)
+
+
+def test_synaptic_refusals_name_the_reason():
+    cases = [(snn.Synaptic(alpha=0.9, beta=0.8), "reset_delay=True"),
+             (snn.Synaptic(alpha=0.9, beta=0.8, reset_delay=False, learn_alpha=True), "learn_alpha"),
+             (snn.Synaptic(alpha=1.0, beta=0.8, reset_delay=False), "never decays"),
+             (snn.Synaptic(alpha=0.5, beta=1.0, reset_delay=False), "beta = 1")]
+    for m, why in cases:
+        with pytest.raises(UnsupportedModuleError, match=why):
+            from_snntorch(nn.Sequential(m))
+
+
+def _synaptic_net(mech, dtype):
+    torch.manual_seed(2)
+    net = nn.Sequential(nn.Linear(D, 16), snn.Synaptic(alpha=0.8, beta=0.85, init_hidden=True, reset_delay=False,
+                                                       reset_mechanism=mech),
+                        nn.Linear(16, 5), snn.Synaptic(alpha=0.6, beta=0.7, init_hidden=True, output=True,
+                                                       reset_delay=False, reset_mechanism=mech)).to(dtype)
+    with torch.no_grad():
+        net[0].weight.mul_(1.5)
+        net[2].weight.mul_(2.0)
+    return net
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("wrapper_mode", ["multi", "single"])
+@pytest.mark.parametrize("mech", ["subtract", "zero"])
+def test_synaptic_network_through_snnwrapper(mech, wrapper_mode, dtype):
+    torch.manual_seed(3)
+    if mech == "zero" and dtype == torch.float32:  # exact for any input: two layers (snnTorch's spikes are float32,
+        # so its multi-layer networks run in float32 only)
+        net, x = _synaptic_net(mech, dtype), torch.rand(TS, B, D, dtype=dtype)
+    else:  # the subtractive reset needs H <= 2 theta after a reset (module docstring): one layer, bounded input
+        net = nn.Sequential(snn.Synaptic(alpha=0.8, beta=0.85, threshold=0.9, init_hidden=True, output=True,
+                                         reset_delay=False))
+        x = (torch.rand(TS, B, D, dtype=dtype) * 1.5 - 0.5) * 0.9 * 0.2
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, snn.Synaptic):
+                m.reset_mem()
+        ref = [net(x[t]) for t in range(TS)]
+        s1, v1 = torch.stack([r[0] for r in ref]), torch.stack([r[2] for r in ref])
+        wrapped = SNNWrapper(convert(copy.deepcopy(net)), integrator="fdeint", alpha=1.0, step_mode=wrapper_mode)
+        out = wrapped(x)
+    assert 0.02 < float(s1.mean()) < 0.9
+    assert torch.equal(s1.to(dtype), out[0])
+    torch.testing.assert_close(out[2], v1.to(dtype), rtol=0, atol=1e3 * torch.finfo(dtype).eps)
+
+
+def test_fractional_synaptic_runs_and_trains():
+    net = _synaptic_net("subtract", torch.float32)
+    x = torch.rand(40, B, D)
+    frac = SNNWrapper(convert(net), integrator="fdeint", alpha=[0.6, 0.8], learn_alpha=True)
+    opt = torch.optim.Adam(frac.parameters(), lr=0.05)
+    losses = []
+    for _ in range(15):
+        opt.zero_grad()
+        loss = (frac(x)[0].mean() - 0.4) ** 2
+        loss.backward()
+        assert all(p.grad is not None and bool(torch.isfinite(p.grad).all()) for p in frac.parameters())
+        opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.5 * losses[0]

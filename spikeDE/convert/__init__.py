@@ -14,8 +14,8 @@ from ._common import TauInput, UnsupportedModuleError
 from .ann import RateCodedSNN, ann_to_snn, fold_batchnorm
 from .detect import convert, detect_frameworks
 from .norse import NorseAdapter, from_norse
-from .snntorch import LeakyAdapter, from_snntorch
+from .snntorch import LeakyAdapter, SynapticAdapter, from_snntorch
 from .spikingjelly import from_spikingjelly
 
 __all__ = ["ann_to_snn", "RateCodedSNN", "fold_batchnorm", "convert", "detect_frameworks", "from_spikingjelly", "from_snntorch", "from_norse",
-           "UnsupportedModuleError", "TauInput", "LeakyAdapter", "NorseAdapter"]
+           "UnsupportedModuleError", "TauInput", "LeakyAdapter", "SynapticAdapter", "NorseAdapter"]

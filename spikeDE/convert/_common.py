@@ -16,7 +16,7 @@ from ..neuron import BaseNeuron
 from ..surrogate import SURROGATES, Surrogate, get_surrogate
 
 __all__ = ["UnsupportedModuleError", "Refusal", "framework_of", "replace_modules", "scaled_surrogate",
-           "surrogate_for", "TauInput"]
+           "surrogate_for", "TauInput", "synaptic_of"]
 
 
 class UnsupportedModuleError(ValueError):
@@ -110,17 +110,45 @@ class TauInput(nn.Module):
     At ``alpha = 1``, ``dt = 1`` the charge is ``H = V + (tau X - V)/tau = (1 - 1/tau) V + X``: the leaky neuron
     whose input is *not* divided by ``tau`` (SpikingJelly ``decay_input=False``, snnTorch ``V = beta V + X`` with
     ``beta = 1 - 1/tau``). ``tau`` is read from the neuron at every call, so a learnable ``tau`` stays tied.
+    ``gain`` multiplies the input further (``tau * gain * x``): ``gain = tau_syn / dt`` in front of
+    :class:`spikeDE.CubaLIFNeuron` undoes its synapse's ``1/k`` (``I_t = a I_{t-1} + x_t``, ``a = 1 - dt/tau_syn``).
 
     Attributes:
         neuron: the wrapped :class:`spikeDE.BaseNeuron` (what :class:`spikeDE.SNNWrapper` finds).
+        gain: the constant input factor (a float > 0).
     """
 
-    def __init__(self, neuron: BaseNeuron):
+    def __init__(self, neuron: BaseNeuron, gain: float = 1.0):
         super().__init__()
         if not isinstance(neuron, BaseNeuron):
             raise TypeError(f"TauInput: neuron must be a spikeDE BaseNeuron, got {type(neuron).__name__}")
+        gain = float(gain)
+        if not (math.isfinite(gain) and gain > 0):
+            raise ValueError(f"TauInput: gain must be finite and > 0, got {gain!r}")
         self.neuron = neuron
+        self.gain = gain
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         tau = self.neuron.tau.to(device=x.device)
+        if self.gain != 1.0:
+            tau = tau * self.gain
         return self.neuron(x * tau.to(x.dtype))
+
+
+def synaptic_of(neuron: BaseNeuron, x: torch.Tensor, k: float, scale: float) -> torch.Tensor:
+    """The synaptic current of a :class:`spikeDE.CubaLIFNeuron` just called on ``k * scale * x``, divided by
+    ``scale`` (so in the peer's units: ``c_t = (1 - 1/k) c_{t-1} + x_t``), detached, shaped as the peer returns it:
+    ``x``'s shape after one step or a sequence folded into the batch, the last step ``x.shape[1:]`` after a
+    multi-step call. A sequence is filtered again here (with the neuron's ``dt``); one step reads the neuron."""
+    from ..dynamics.synapse import synaptic_current
+
+    with torch.no_grad():
+        v_seq = neuron.__dict__.get("v_seq")
+        if v_seq is None:
+            return (neuron.__dict__["_i_syn"] / scale).reshape(x.shape).detach()
+        steps = v_seq.shape[0]
+        kk = neuron.tau_syn / neuron.dt
+        c = synaptic_current(x.detach().reshape(steps, -1) * kk, kk)
+        if tuple(v_seq.shape) == tuple(x.shape):  # the neuron's own multi-step call: the last step
+            return c[-1].reshape(x.shape[1:])
+        return c.reshape(x.shape)  # the sequence folded into the batch (SNNWrapper 'multi'): every step

@@ -28,6 +28,17 @@ subtracts ``theta`` again at the next step and adds it back if no spike follows,
 threshold to ``2 theta``; spikeDE's neuron fires again at ``theta``. The reset to zero has no such case.
 snnTorch fires on ``mem > theta``, spikeDE on ``H >= theta`` (a tie has probability 0 for continuous inputs).
 
+``Synaptic(alpha, beta)`` (``syn = alpha syn + X``, ``mem = beta mem + syn``) is :class:`spikeDE.CubaLIFNeuron` with
+``tau_syn = k = 1/(1 - alpha)`` steps and ``tau = 1/(1 - beta)``, driven by ``tau k X``
+(``TauInput(neuron, gain=k)``): the synapse gives ``I = I + (tau k X - I)/k = alpha I + tau X`` (``I = tau syn``),
+the membrane ``H = V + (I - V)/tau = beta V + syn``. Identical spikes, membranes and ``syn`` to rounding
+(multiplications by ``alpha``, ``beta`` against divisions by ``k``, ``tau``; measured within 64 eps over 200 steps),
+with the same ``H <= 2 theta`` condition for the subtractive reset. Only ``reset_delay=False``: with the delayed
+reset, ``'zero'`` also clears the synaptic current and drops the input of the step after a spike, and
+``'subtract'`` subtracts ``theta/beta`` before the decay; spikeDE resets the membrane only, in the spiking step.
+Refused also: ``learn_alpha`` (``tau_syn`` is fixed), ``alpha = 1`` (a current that never decays), ``beta = 1``.
+Calling convention :class:`SynapticAdapter`: ``spk, syn, mem = lif(x, syn, mem)``.
+
 Calling convention: each ``Leaky`` becomes a :class:`LeakyAdapter`, which keeps snnTorch's signature
 ``spk, mem = lif(x, mem)`` (``spk`` alone with ``init_hidden=True``, ``(spk, mem)`` with ``output=True``), so the
 network's own ``forward`` runs unchanged. The membrane and the fractional history live in the spikeDE neuron: the
@@ -45,12 +56,14 @@ import torch
 from torch import nn
 
 from ..neuron import BaseNeuron, IFNeuron, LIFNeuron
-from ._common import Refusal, TauInput, framework_of, replace_modules, surrogate_for
+from ..neuron_current import CubaLIFNeuron
+from ._common import Refusal, TauInput, framework_of, replace_modules, surrogate_for, synaptic_of
 
-__all__ = ["from_snntorch", "LeakyAdapter", "SUPPORTED"]
+__all__ = ["from_snntorch", "LeakyAdapter", "SynapticAdapter", "SUPPORTED"]
 
 SUPPORTED = ("Leaky (reset_mechanism 'subtract' with reset_delay=False, or 'zero'; scalar beta and threshold; "
-             "spike_grad atan / sigmoid / fast_sigmoid)",)
+             "spike_grad atan / sigmoid / fast_sigmoid)",
+             "Synaptic (reset_delay=False, 'subtract' or 'zero'; 0 <= alpha < 1, beta < 1, alpha not learnt)")
 
 
 class LeakyAdapter(nn.Module):
@@ -95,6 +108,31 @@ class LeakyAdapter(nn.Module):
         return self.reset_mem()
 
 
+class SynapticAdapter(LeakyAdapter):
+    """:class:`LeakyAdapter` for ``Synaptic``: ``spk, syn, mem = lif(x, syn, mem)`` (``spk`` alone with
+    ``init_hidden=True``, ``(spk, syn, mem)`` with ``output=True``); ``syn`` and ``mem`` are accepted and ignored,
+    the returned ones are detached (``syn``: the synaptic current in snnTorch's units)."""
+
+    def forward(self, x: torch.Tensor, syn=None, mem=None):
+        self.neuron.__dict__["v_seq"] = None
+        out = super().forward(x)
+        if not self.returns_membrane:
+            return out
+        spk, v = out
+        n = self.neuron
+        k = n.tau_syn / n.dt
+        return spk, synaptic_of(n, x, k, float(n.tau.detach()) * self.body.gain / k), v
+
+    def reset_mem(self):
+        """Reset the neuron; returns empty placeholders for ``syn`` and ``mem``."""
+        self.neuron.reset()
+        return torch.zeros(0), torch.zeros(0)
+
+    def init_synaptic(self):
+        """snnTorch's name of :meth:`reset_mem`."""
+        return self.reset_mem()
+
+
 def _scalar(value, what: str) -> float:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
@@ -122,7 +160,7 @@ def _surrogate(fn):
                   f"fast_sigmoid")
 
 
-def _leaky(m, neuron_kwargs: dict) -> LeakyAdapter:
+def _checked_kwargs(m, neuron_kwargs: dict) -> tuple[dict, float, bool]:
     if getattr(m, "inhibition", False):
         raise Refusal("inhibition=True (winner-take-all firing across the batch) has no spikeDE counterpart")
     if getattr(m, "state_quant", False):
@@ -150,6 +188,11 @@ def _leaky(m, neuron_kwargs: dict) -> LeakyAdapter:
               # a detached copy of the previous spike
               detach_reset=bool(getattr(m, "reset_delay", True)))
     kw.update(neuron_kwargs)
+    return kw, beta, learn_beta
+
+
+def _leaky(m, neuron_kwargs: dict) -> LeakyAdapter:
+    kw, beta, learn_beta = _checked_kwargs(m, neuron_kwargs)
     if beta == 1.0:
         if learn_beta:
             raise Refusal("learn_beta with beta = 1 (tau = infinity) cannot be a learnable finite tau")
@@ -157,6 +200,25 @@ def _leaky(m, neuron_kwargs: dict) -> LeakyAdapter:
     else:
         body = TauInput(LIFNeuron(tau=1.0 / (1.0 - beta), tau_learnable=learn_beta, **kw))
     return LeakyAdapter(body, getattr(m, "init_hidden", False), getattr(m, "output", False))
+
+
+def _synaptic(m, neuron_kwargs: dict) -> SynapticAdapter:
+    if getattr(m, "reset_delay", True):
+        raise Refusal("reset_delay=True (snnTorch's default) resets on the step after a spike: 'zero' then clears "
+                      "the synaptic current too and drops that step's input, 'subtract' subtracts threshold/beta "
+                      "before the decay; spikeDE's CubaLIFNeuron resets the membrane only, in the spiking step: "
+                      "build the network with Synaptic(..., reset_delay=False) (and retrain)")
+    if isinstance(m.alpha, nn.Parameter) and m.alpha.requires_grad:
+        raise Refusal("learn_alpha (a learnable synaptic decay) has no counterpart: CubaLIFNeuron's tau_syn is fixed")
+    a = min(max(_scalar(m.alpha, "alpha"), 0.0), 1.0)  # snnTorch uses alpha.clamp(0, 1)
+    if a == 1.0:
+        raise Refusal("alpha = 1: a synaptic current that never decays (tau_syn = infinity) has no counterpart")
+    kw, beta, learn_beta = _checked_kwargs(m, neuron_kwargs)
+    if beta == 1.0:
+        raise Refusal("beta = 1 with a synaptic current: CubaLIFNeuron's membrane leaks (tau finite)")
+    k = 1.0 / (1.0 - a)  # I_t = I + (k x - I)/k = a I + x
+    neuron = CubaLIFNeuron(tau=1.0 / (1.0 - beta), tau_learnable=learn_beta, tau_syn=k * kw.get("dt", 1.0), **kw)
+    return SynapticAdapter(TauInput(neuron, gain=k), getattr(m, "init_hidden", False), getattr(m, "output", False))
 
 
 def _convert_one(neuron_kwargs):
@@ -167,8 +229,7 @@ def _convert_one(neuron_kwargs):
         if cls == "Leaky":
             return _leaky(m, neuron_kwargs)
         if cls == "Synaptic":
-            raise Refusal("Synaptic is a current-based neuron (a decaying synaptic current feeding the membrane); "
-                          "this version of spikeDE has no current-based neuron to map it to")
+            return _synaptic(m, neuron_kwargs)
         raise Refusal(f"{cls} has no exact spikeDE counterpart")
 
     return convert_one
