@@ -1,6 +1,7 @@
-"""Peak memory of long SOE runs: a layer of fractional LIF neurons (``memory='soe'``, forward) and ``fdeint``
-(l1, ``memory='soe'``, no autograd), each configuration in a fresh process, against the size of its input and
-output. With ``O(M)`` streaming memory the extra peak is a small multiple of input + output.
+"""Peak memory of long runs: a layer of LIF neurons (alpha = 1) and of fractional LIF neurons (``memory='soe'``),
+forward, and ``fdeint`` (l1, ``memory='soe'``, no autograd), each configuration in a fresh process, against the
+size of its input and output. With ``O(M)`` streaming memory the extra peak is a small multiple of input +
+output.
 
     python benchmarks/bench_memory.py            # T in {1e4, 1e5, 1e6}, 4 and 4096 neurons / state entries
     python benchmarks/bench_memory.py --quick    # T in {1e4, 1e5}, 4 entries
@@ -23,10 +24,10 @@ from _common import peak_rss_mib, print_table, run_isolated  # noqa: E402
 def _one(kind: str, T: int, D: int) -> dict:
     import torch
     torch.set_num_threads(1)
-    if kind == "neuron":
+    if kind in ("lif", "neuron"):
         from spikeDE import LIFNeuron
         x = torch.rand(T, 1, D) * 1.5
-        neuron = LIFNeuron(alpha=0.5, memory="soe")
+        neuron = LIFNeuron() if kind == "lif" else LIFNeuron(alpha=0.5, memory="soe")
         base = peak_rss_mib()
         with torch.no_grad():
             out = neuron(x)
@@ -54,10 +55,10 @@ def main(argv=None):
     steps = (10**4, 10**5) if args.quick else (10**4, 10**5, 10**6)
     widths = (4,) if args.quick else (4, 4096)
     rows = []
-    for kind in ("neuron", "fdeint"):
+    for kind in ("lif", "neuron", "fdeint"):
         for D in widths:
             for T in steps:
-                io = (2 if kind == "neuron" else 1) * T * D * 4 / 2**30
+                io = (1 if kind == "fdeint" else 2) * T * D * 4 / 2**30
                 if io > args.max_gib:
                     rows.append([kind, D, T, "skipped", f"{io * 1024:.0f}", "-"])
                     continue

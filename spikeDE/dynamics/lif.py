@@ -54,25 +54,34 @@ def fire_reset_rows(H, S, V, theta, cfg: SpikeConfig, thr_rows=None):
     return step
 
 
+_ROW_BLOCK = 256
+
+
+def _row_blocks(T: int) -> list:
+    """``(start, end)`` of consecutive blocks of at most :data:`_ROW_BLOCK` time steps."""
+    return [(s, min(s + _ROW_BLOCK, T)) for s in range(0, T, _ROW_BLOCK)]
+
+
 class _LIFSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, tau, theta, leak, cfg):
         T, D = x.shape
         tau_t = tau.detach().to(x.dtype)
         H, S, V = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
-        Hr, Vr, xr = H.unbind(0), V.unbind(0), x.unbind(0)
-        thr = None if cfg.noise is None else (float(theta) - cfg.noise.reshape(T, D).to(x.dtype)).unbind(0)
-        fire = fire_reset_rows(Hr, S.unbind(0), Vr, theta, cfg, thr)
+        thr = None if cfg.noise is None else float(theta) - cfg.noise.reshape(T, D).to(x.dtype)
         v = x.new_zeros(D)
         tmp = x.new_empty(D)
-        for t in range(T):
-            if leak:
-                torch.sub(xr[t], v, out=tmp)
-                torch.addcdiv(v, tmp, tau_t, out=Hr[t])
-            else:
-                torch.addcdiv(v, xr[t], tau_t, out=Hr[t])
-            fire(t)
-            v = Vr[t]
+        for s, e in _row_blocks(T):  # row views of one block at a time (views of all T rows cost ~1 KiB a step)
+            Hr, Vr, xr = H[s:e].unbind(0), V[s:e].unbind(0), x[s:e].unbind(0)
+            fire = fire_reset_rows(Hr, S[s:e].unbind(0), Vr, theta, cfg, None if thr is None else thr[s:e].unbind(0))
+            for t in range(e - s):
+                if leak:
+                    torch.sub(xr[t], v, out=tmp)
+                    torch.addcdiv(v, tmp, tau_t, out=Hr[t])
+                else:
+                    torch.addcdiv(v, xr[t], tau_t, out=Hr[t])
+                fire(t)
+                v = Vr[t]
         nan_spikes_(S, H)  # non-finite charge -> NaN spike (never a silent 0)
         ctx.save_for_backward(x, H, S, V, tau, theta)
         ctx.set_materialize_grads(False)  # an unused output (S or V) gets None, not zeros
@@ -93,17 +102,21 @@ class _LIFSequence(torch.autograd.Function):
             L = q if q is not None else torch.zeros_like(x)
             if gV is not None:
                 L += gV
-            Lr = L.unbind(0)
-            for t in range(T - 2, -1, -1):
-                torch.add(Lr[t], Lr[t + 1], alpha=a, out=Lr[t])
         else:
             L = gV * m if gV is not None else torch.zeros_like(x)
             if q is not None:
                 L += q
-            mr = (m * a).unbind(0)
-            Lr = L.unbind(0)
-            for t in range(T - 2, -1, -1):
-                torch.addcmul(Lr[t], mr[t], Lr[t + 1], out=Lr[t])
+        nxt = None  # lambda_H_{t+1}
+        for s, e in reversed(_row_blocks(T)):
+            Lr = L[s:e].unbind(0)
+            mr = None if m is None else (m[s:e] * a).unbind(0)
+            for t in range(e - s - 1, -1, -1):
+                if nxt is not None:
+                    if mr is None:
+                        torch.add(Lr[t], nxt, alpha=a, out=Lr[t])
+                    else:
+                        torch.addcmul(Lr[t], mr[t], nxt, out=Lr[t])
+                nxt = Lr[t]
         dtau = dtheta = None
         if need_theta:
             lam_V = torch.zeros_like(x) if gV is None else gV.clone()
