@@ -17,13 +17,7 @@ from spikeDE.train.config import ConfigError
 from spikeDE.train.registry import resolve_options
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models run much faster on one intra-op thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one intra-op thread
 
 F32 = torch.float32
 

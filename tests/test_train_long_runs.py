@@ -26,12 +26,7 @@ LOONGSPIKE = {"smnist": ("smnist", 400, 2), "psmnist": ("psmnist", 256, 4), "lra
               "speech-commands": ("speech-commands", 128, 6)}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one intra-op thread
 
 
 def test_presets_load_and_plan():

@@ -12,13 +12,7 @@ from spikeDE.models.ssm_seq import SSMSequenceClassifier
 from spikeDE.train.checkpoint import load_checkpoint
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models run much faster on one intra-op thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one intra-op thread
 
 F64 = torch.float64
 COMMON = ["--device", "cpu", "--no-progress", "--no-plots", "--threads", "1"]

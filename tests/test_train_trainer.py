@@ -9,13 +9,7 @@ from spikeDE.train.sampler import GlobalBatchSampler
 from spikeDE.train.trainer import Trainer, readout
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run much faster on one intra-op thread (thread start-up dominates otherwise)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one intra-op thread
 
 
 class TinyGRU(nn.Module):

@@ -194,14 +194,11 @@ class _FractionalSequence(torch.autograd.Function):
         thr = None if cfg.noise is None else float(theta) - cfg.noise.reshape(T, D).to(x.dtype)
         push = geo.push_fwd  # push[j]: K_1..K_j as a column, adds V_t to the next j steps of its sub-block
         modes = x.new_zeros(geo.M, D) if geo.kind == "soe" else None
+        th_tri = tri.compute_theta(theta, x) if tri is not None else None
         with _Threads(x) as mm:
             for s in range(0, T, C):
                 e = min(s + C, T)
                 n = e - s
-                # row views of this block only (views of all T rows at once cost ~1 KiB per step)
-                fire = fire_reset_rows(H[s:e].unbind(0), S[s:e].unbind(0), V[s:e].unbind(0), theta, cfg,
-                                       None if thr is None else thr[s:e].unbind(0))
-                Vrow = V[s:e].unsqueeze(1).unbind(0)  # [1, D] views
                 if geo.kind == "exact":
                     if s > 0:
                         lo = 0 if geo.L is None else max(0, s - geo.L)
@@ -214,8 +211,12 @@ class _FractionalSequence(torch.autograd.Function):
                         mm.addmm_(modes.mul_(geo.decay[:, None]), geo.e_abs, V[s - 2 * C:s - C], alpha=1.0)
                         mm.addmm_(H[s:e], geo.e_far[:n], modes)
                 if tri is not None:  # the lags inside the block: one kernel launch
-                    tri.block_forward(H, S, V, geo.K, theta, s, e, cfg)
+                    tri.block_forward(H, S, V, geo.K, th_tri, s, e, cfg)
                     continue
+                # row views of this block only (views of all T rows at once cost ~1 KiB per step)
+                fire = fire_reset_rows(H[s:e].unbind(0), S[s:e].unbind(0), V[s:e].unbind(0), theta, cfg,
+                                       None if thr is None else thr[s:e].unbind(0))
+                Vrow = V[s:e].unsqueeze(1).unbind(0)  # [1, D] views
                 for u in range(s, e, c):
                     ue = min(u + c, e)
                     if u > s:

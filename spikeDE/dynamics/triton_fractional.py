@@ -19,20 +19,17 @@ import torch
 import triton
 import triton.language as tl
 
-__all__ = ["block_forward", "block_backward"]
+__all__ = ["block_forward", "block_backward", "compute_theta"]
 
 _BLOCK = 128
 
 
 @triton.jit
-def _block_fwd(H, S, V, K, THETA, s, n, D, v_reset, ZERO: tl.constexpr, F64: tl.constexpr, BLOCK: tl.constexpr):
+def _block_fwd(H, S, V, K, THETA, s, n, D, v_reset, ZERO: tl.constexpr, BLOCK: tl.constexpr):
     pid = tl.program_id(0)
     offs = pid * BLOCK + tl.arange(0, BLOCK)
     mask = offs < D
-    if F64:
-        theta = tl.load(THETA).to(tl.float64)
-    else:
-        theta = tl.load(THETA).to(tl.float32)
+    theta = tl.load(THETA)  # the compute dtype (float64, or float32 for float32 / bfloat16 storage)
     for i in range(n):
         row = (s + i) * D + offs
         h = tl.load(H + row, mask=mask, other=0.0).to(theta.dtype)
@@ -76,14 +73,20 @@ def _block_bwd(R, L, M, Q, K, s, n, D, HAS_M: tl.constexpr, HAS_Q: tl.constexpr,
             tl.store(L + row, lam.to(L.dtype.element_ty), mask=mask)
 
 
+def compute_theta(theta: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """The threshold as the 1-element tensor :func:`block_forward` takes (compute dtype; once per sequence)."""
+    dtype = torch.float64 if like.dtype == torch.float64 else torch.float32
+    return theta.detach().to(device=like.device, dtype=dtype).reshape(1)
+
+
 def block_forward(H, S, V, K, theta, s: int, e: int, cfg) -> None:
-    """Rows ``s .. e-1`` of ``H`` (far history already subtracted), ``S`` and ``V``, in place."""
+    """Rows ``s .. e-1`` of ``H`` (far history already subtracted), ``S`` and ``V``, in place; ``theta`` from
+    :func:`compute_theta`."""
     D = H.shape[1]
     if e <= s or D == 0:
         return
-    th = theta.detach().to(device=H.device, dtype=torch.float64 if H.dtype == torch.float64 else torch.float32)
-    _block_fwd[(triton.cdiv(D, _BLOCK),)](H, S, V, K, th.reshape(1), s, e - s, D, float(cfg.v_reset),
-                                          ZERO=cfg.reset == "zero", F64=H.dtype == torch.float64, BLOCK=_BLOCK)
+    _block_fwd[(triton.cdiv(D, _BLOCK),)](H, S, V, K, theta, s, e - s, D, float(cfg.v_reset),
+                                          ZERO=cfg.reset == "zero", BLOCK=_BLOCK)
 
 
 def block_backward(R, L, m, q, K, s: int, e: int) -> None:

@@ -63,14 +63,9 @@ def _lif_forward(X, H, S, V, TAU, THETA, T, D, v_reset,
     pid = tl.program_id(0)
     offs = pid * BLOCK + tl.arange(0, BLOCK)
     mask = offs < D
-    if F64:
-        tau = tl.load(TAU).to(tl.float64)
-        theta = tl.load(THETA).to(tl.float64)
-        v = tl.zeros([BLOCK], dtype=tl.float64)
-    else:
-        tau = tl.load(TAU).to(tl.float32)
-        theta = tl.load(THETA).to(tl.float32)
-        v = tl.zeros([BLOCK], dtype=tl.float32)
+    tau = tl.load(TAU)  # the compute dtype (float64, or float32 for float32 / bfloat16 storage)
+    theta = tl.load(THETA)
+    v = tl.zeros([BLOCK], dtype=tau.dtype)
     for t in range(T):
         ptr = t * D + offs
         x = tl.load(X + ptr, mask=mask, other=0.0).to(v.dtype)
@@ -96,18 +91,13 @@ def _lif_forward(X, H, S, V, TAU, THETA, T, D, v_reset,
 @triton.jit
 def _lif_backward(X, H, S, V, GS, GV, DX, PART, TAU, THETA, T, D, v_reset, k,
                   LEAK: tl.constexpr, ZERO: tl.constexpr, DETACH: tl.constexpr, HAS_GS: tl.constexpr,
-                  HAS_GV: tl.constexpr, CODE: tl.constexpr, F64: tl.constexpr, BLOCK: tl.constexpr):
+                  HAS_GV: tl.constexpr, CODE: tl.constexpr, BLOCK: tl.constexpr):
     pid = tl.program_id(0)
     offs = pid * BLOCK + tl.arange(0, BLOCK)
     mask = offs < D
-    if F64:
-        tau = tl.load(TAU).to(tl.float64)
-        theta = tl.load(THETA).to(tl.float64)
-        zero = tl.zeros([BLOCK], dtype=tl.float64)
-    else:
-        tau = tl.load(TAU).to(tl.float32)
-        theta = tl.load(THETA).to(tl.float32)
-        zero = tl.zeros([BLOCK], dtype=tl.float32)
+    tau = tl.load(TAU)  # the compute dtype
+    theta = tl.load(THETA)
+    zero = tl.zeros([BLOCK], dtype=tau.dtype)
     if LEAK:
         a = 1 - 1 / tau
     else:
@@ -164,6 +154,7 @@ def _lif_backward(X, H, S, V, GS, GV, DX, PART, TAU, THETA, T, D, v_reset, k,
 
 
 def _scalar(p: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``p`` as a 1-element tensor in the kernels' compute dtype (float64 for float64 storage, else float32)."""
     dtype = torch.float64 if like.dtype == torch.float64 else torch.float32
     return p.detach().to(device=like.device, dtype=dtype).reshape(1).contiguous()
 
@@ -201,8 +192,7 @@ class _LIFSequenceTriton(torch.autograd.Function):
             _lif_backward[grid](x, H, S, V, gs, gv, dx, part, tau_s, th_s, T, D, float(cfg.v_reset),
                                 float(cfg.scale), LEAK=bool(leak), ZERO=cfg.reset == "zero",
                                 DETACH=bool(cfg.detach_reset), HAS_GS=gS is not None, HAS_GV=gV is not None,
-                                CODE=SURROGATE_CODES[cfg.surrogate.name], F64=x.dtype == torch.float64,
-                                BLOCK=_BLOCK)
+                                CODE=SURROGATE_CODES[cfg.surrogate.name], BLOCK=_BLOCK)
         else:
             dx.zero_()
         sums = part.sum(0)
