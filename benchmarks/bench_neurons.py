@@ -118,29 +118,29 @@ class _Quadrature(nn.Module):
         self.net = net
 
     def forward(self, x):
-        from spikeDE.dynamics import fractional as fr
-        old, fr.SOE_CONSTRUCTION = fr.SOE_CONSTRUCTION, "quadrature"
+        from spikeDE.fractional import soe
+        old, soe.SOE_CONSTRUCTION = soe.SOE_CONSTRUCTION, "quadrature"
         try:
             return self.net(x)
         finally:
-            fr.SOE_CONSTRUCTION = old
+            soe.SOE_CONSTRUCTION = old
 
 
 def soe_modes() -> dict:
     """Far-field SOE mode counts of the f-LIF SOE neuron (default block, horizon and tolerance), both constructions."""
-    from spikeDE.dynamics import fractional as fr
+    from spikeDE.dynamics.fractional import DEFAULT_SOE_BLOCK
     from spikeDE.dynamics.schemes import far_soe_weights
+    from spikeDE.fractional import soe
     from spikeDE.neuron import SOE_HORIZON, SOE_TOL
     out = {}
     for name in ("balanced", "quadrature"):
-        old, fr.SOE_CONSTRUCTION = fr.SOE_CONSTRUCTION, name
+        old, soe.SOE_CONSTRUCTION = soe.SOE_CONSTRUCTION, name
         try:
-            rates, du = fr.soe_plan_rates(fr.DEFAULT_SOE_BLOCK, SOE_HORIZON, SOE_TOL)
-            plan = fr.MemoryPlan("soe", None, fr.DEFAULT_SOE_BLOCK, fr.DEFAULT_SUB_BLOCK, rates)
-            plan, _ = fr.soe_reduce(plan, far_soe_weights("gl", ALPHA, None, rates, du), SOE_HORIZON, SOE_TOL)
-            out[name] = plan.rates.numel()
+            ((rates, _),) = soe.far_field_soe(lambda r, du: far_soe_weights("gl", ALPHA, None, r, du),
+                                              DEFAULT_SOE_BLOCK + 1, SOE_HORIZON, SOE_TOL)
+            out[name] = rates.numel()
         finally:
-            fr.SOE_CONSTRUCTION = old
+            soe.SOE_CONSTRUCTION = old
     return out
 
 

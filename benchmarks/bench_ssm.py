@@ -287,7 +287,7 @@ def main():
         probe = FractionalSSM(4, 4, alpha=0.5)
         quad = soe_quadrature("gl", 0.5, probe.stream_window + 1, probe.stream_n_max, probe.stream_tol).modes
         print(f"streaming memory at alpha = 0.5: {probe.stream_modes} SOE modes per state entry (optimal, balanced "
-              f"truncation at stream_tol/10) + {probe.stream_window} exact lags; quadrature SOE: {quad} modes")
+              f"truncation at stream_tol) + {probe.stream_window} exact lags; quadrature SOE: {quad} modes")
         print("\n3. Streaming (torch.no_grad, float32), steps/s (median)")
         steps = 50 if a.quick else 300
         rows = []

@@ -42,7 +42,7 @@ from .dynamics.functional import Dynamics, MembraneParams, MembraneState, membra
 from .dynamics.schemes import canonical_method
 from .dynamics.spiking import check_reset, spike_config
 from .fractional.memory import parse_memory
-from .fractional.schemes import LAYER_SOE_TOL, SOE_HORIZON  # noqa: F401  (re-exported defaults)
+from .fractional.schemes import DEFAULT_SOE_TOL, SOE_HORIZON  # noqa: F401  (re-exported defaults)
 from .order import FractionalOrder, MultiTermCoefficients, make_orders
 from .surrogate import get_surrogate
 
@@ -50,7 +50,7 @@ __all__ = ["BaseNeuron", "IFNeuron", "LIFNeuron", "HardResetLIFNeuron", "NoisyLI
            "MultiTermCoefficients", "Dynamics", "CallContext", "make_dynamics", "reset_net", "check_memory",
            "check_integrator"]
 
-SOE_TOL = LAYER_SOE_TOL  # the defaults of spikeDE.fractional.schemes
+SOE_TOL = DEFAULT_SOE_TOL  # the defaults of spikeDE.fractional.schemes
 _INTEGRATORS = {"odeint": "odeint", "odeint_adjoint": "odeint", "fdeint": "fdeint", "fdeint_adjoint": "fdeint"}
 
 

@@ -85,6 +85,7 @@ from torch import nn
 
 from .dynamics.schemes import canonical_method, derivative_kernel, membrane_recurrence, multiterm_kernel
 from .fractional.soe import soe_approximation
+from .fractional.schemes import DEFAULT_SOE_TOL
 from .neuron import BaseNeuron, HardResetLIFNeuron, IFNeuron, LIFNeuron, NoisyLIFNeuron
 from .neuron_current import CubaLIFNeuron
 from .wrapper import SNNWrapper
@@ -92,7 +93,7 @@ from .wrapper import SNNWrapper
 __all__ = ["to_nir", "from_nir", "NIRNetwork", "SOEBankNeuron", "SUPPORTED_MODULES", "SUPPORTED_NODES",
            "DEFAULT_TOL", "DEFAULT_HORIZON"]
 
-DEFAULT_TOL = 1e-6
+DEFAULT_TOL = DEFAULT_SOE_TOL
 DEFAULT_HORIZON = 1 << 14
 META_KEY = "spikeDE"
 FORMAT_VERSION = 1

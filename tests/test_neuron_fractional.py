@@ -251,11 +251,11 @@ def test_soe_rejects_methods_without_compression():
 def test_soe_kernel_backward_equals_autograd_through_reference():
     # the SOE kernel on its own: pairs closer than the previous block use K exactly, older pairs the modes
     from spikeDE.dynamics import spike_config
-    from spikeDE.dynamics.fractional import MemoryPlan, fractional_sequence, soe_plan_rates
-    from spikeDE.fractional.soe import soe_weights
+    from spikeDE.dynamics.fractional import MemoryPlan, fractional_sequence
+    from spikeDE.fractional.soe import soe_rates, soe_weights
     from spikeDE.fractional.weights import gl_weights
     C, T = 8, 45
-    rates, du = soe_plan_rates(C, 4096, 1e-8)
+    rates, du = soe_rates(C + 1, 4096, 1e-13)
     x = drive(T=T, D=(4,), seed=9).requires_grad_()
     k = gl_weights(0.6, 2 * C).clone()
     k[1] += 0.5

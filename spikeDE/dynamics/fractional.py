@@ -31,21 +31,22 @@ to floating-point rounding.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
-from ..fractional.history import toeplitz_block
+from ..fractional.schemes import NEURON_BLOCK, NEURON_SOE_BLOCK, SUB_BLOCK
+from ..fractional.history import lag_correlation, lower_toeplitz, scatter_lags, soe_block, toeplitz_block
 from .backend import use_triton
 from .lif import fire_and_reset, fire_reset_rows
 from .spiking import SpikeConfig, adjoint_factors, nan_spikes_, threshold_grad
 
-__all__ = ["MemoryPlan", "fractional_sequence", "StreamState", "lag_correlation", "soe_plan_rates", "soe_reduce",
-           "DEFAULT_BLOCK", "DEFAULT_SOE_BLOCK", "DEFAULT_SUB_BLOCK"]
+__all__ = ["MemoryPlan", "fractional_sequence", "StreamState", "lag_correlation", "DEFAULT_BLOCK",
+           "DEFAULT_SOE_BLOCK", "DEFAULT_SUB_BLOCK"]
 
-DEFAULT_BLOCK = 64  # exact / short memory
-DEFAULT_SOE_BLOCK = 16  # SOE: exact lags < 2 * 16, older lags through the (optimal) modes; 16 measured faster than 32
-DEFAULT_SUB_BLOCK = 8
+DEFAULT_BLOCK = NEURON_BLOCK  # exact / short memory
+DEFAULT_SOE_BLOCK = NEURON_SOE_BLOCK  # SOE: exact lags < 2C, older lags through the (optimal) modes
+DEFAULT_SUB_BLOCK = SUB_BLOCK
 
 
 @dataclass(frozen=True)
@@ -67,27 +68,7 @@ class MemoryPlan:
         return 2 * self.block - 1
 
 
-def lag_correlation(a: torch.Tensor, b: torch.Tensor, max_lag: int) -> torch.Tensor:
-    """``c_k = sum_t sum_d a[t, d] b[t-k, d]`` for ``k = 0..max_lag`` (FFT along time, chunked over ``d``)."""
-    T, D = a.shape
-    nfft = 1 << (2 * T - 1).bit_length()
-    acc = None
-    chunk = max(1, (1 << 22) // nfft)
-    for d0 in range(0, D, chunk):
-        fa = torch.fft.rfft(a[:, d0:d0 + chunk], nfft, dim=0)
-        fb = torch.fft.rfft(b[:, d0:d0 + chunk], nfft, dim=0)
-        part = (fa * fb.conj()).sum(1)
-        acc = part if acc is None else acc + part
-    return torch.fft.irfft(acc, nfft)[: max_lag + 1]
-
-
 _FULL_TOEPLITZ_BYTES = 64 * 2**20
-
-
-def lower_toeplitz(k: torch.Tensor, n: int) -> torch.Tensor:
-    """``M[r, c] = k[r - c]`` for ``r >= c`` else 0 (``n x n``), in one strided copy."""
-    kp = torch.cat([k.new_zeros(n - 1), k[:n], k.new_zeros(max(0, n - k.numel()))])
-    return kp.as_strided((n, n), (1, 1)).flip(1)
 
 
 class _Geometry:
@@ -130,16 +111,15 @@ class _Geometry:
                            and T * T * kx.element_size() <= _FULL_TOEPLITZ_BYTES)
         if self._want_full:
             self.full = lower_toeplitz(kx, T)
-        if plan.kind == "soe":
-            rates = plan.rates.to(device=device, dtype=torch.float64)
+        if plan.kind == "soe":  # the shared SOE propagators: block b-2 enters the modes when block b opens
+            prop = soe_block(plan.rates, C, C, dtype=torch.float64, device=device)
             om = omega.detach().to(device=device, dtype=torch.float64)
-            i = torch.arange(C, dtype=torch.float64, device=device)
-            self.decay = torch.exp(-rates * C).to(dtype)
-            self.e_abs = torch.exp(-rates[:, None] * (C - i)[None, :]).to(dtype)  # [M, C]
-            self.e_far = (om * torch.exp(-(i[:, None] + C) * rates[None, :])).to(dtype)  # [C, M]
-            self.e_up = torch.exp(-rates[:, None] * (C + i)[None, :]).to(dtype)  # [M, C]
-            self.e_w = (om * torch.exp(-(C - i)[:, None] * rates[None, :])).to(dtype)  # [C, M]
-            self.M = rates.numel()
+            self.decay = prop.decay.to(dtype)
+            self.e_abs = prop.absorb.to(dtype)  # [M, C]
+            self.e_far = (om * prop.emit).to(dtype)  # [C, M]
+            self.e_up = prop.emit.T.contiguous().to(dtype)  # [M, C], adjoint of emit
+            self.e_w = (om.unsqueeze(1) * prop.absorb).T.contiguous().to(dtype)  # [C, M], adjoint of absorb
+            self.M = prop.decay.numel()
 
 
 _PARALLEL_MACS = 1 << 25  # GEMMs below this run on one thread inside the kernels
@@ -229,13 +209,13 @@ class _FractionalSequence(torch.autograd.Function):
         ctx.save_for_backward(x, H, S, V, cx, kernel, theta, omega)
         ctx.set_materialize_grads(False)  # an unused output (S or V) gets None, not zeros
         geo.release()
-        ctx.plan, ctx.cfg, ctx.geo, ctx.tri = plan, cfg, geo, tri
+        ctx.cfg, ctx.geo, ctx.tri = cfg, geo, tri
         return S, V
 
     @staticmethod
     def backward(ctx, gS, gV):
         x, H, S, V, cx, kernel, theta, omega = ctx.saved_tensors
-        plan, cfg, geo = ctx.plan, ctx.cfg, ctx.geo
+        cfg, geo = ctx.cfg, ctx.geo
         T, D = x.shape
         C, c = geo.C, geo.c
         th = float(theta)
@@ -301,14 +281,10 @@ class _FractionalSequence(torch.autograd.Function):
                 if max_lag >= 1:
                     dk[1:max_lag + 1] = -lag_correlation(L, V, max_lag)[1:]
             else:
-                for s in range(0, T, C):
+                for s in range(0, T, C):  # the exactly treated pairs (lags < 2C), blockwise
                     e = min(s + C, T)
                     lo = max(0, s - C)
-                    G = L[s:e] @ V[lo:e].T
-                    lag = (torch.arange(s, e, device=x.device)[:, None]
-                           - torch.arange(lo, e, device=x.device)[None, :])
-                    ok = (lag >= 1) & (lag < nk)
-                    dk.index_add_(0, lag[ok], -G[ok])
+                    scatter_lags(dk, -(L[s:e] @ V[lo:e].T), s, lo, lo=1)
             dk = dk.to(kernel.dtype)
         dtheta = None
         if need_theta:
@@ -351,16 +327,6 @@ class StreamState:
         self.modes = None
         self._geo = None
 
-    def _far_soe(self, dtype, device):
-        C = self.plan.block
-        rates = self.plan.rates.to(device=device, dtype=torch.float64)
-        return {
-            "decay": torch.exp(-rates * C).to(dtype),
-            "e_abs": torch.exp(-rates[:, None] * (C - torch.arange(C, dtype=torch.float64, device=device))[None, :])
-            .to(dtype),
-            "rates": rates,
-        }
-
     def step(self, x: torch.Tensor, cx: torch.Tensor, kernel: torch.Tensor, theta: torch.Tensor, cfg: SpikeConfig,
              omega: torch.Tensor | None = None, xi: torch.Tensor | None = None):
         """``(S_t, V_t)`` for the input ``x = X_t`` (``[D]``); ``kernel`` must cover lags ``<= t`` (exact)."""
@@ -371,16 +337,15 @@ class StreamState:
         if plan.kind == "soe":
             b, i = divmod(t, C)
             if i == 0 and b >= 2:  # absorb block b-2 into the modes, drop it from the window
-                if self._geo is None:
-                    self._geo = self._far_soe(dtype, device)
+                if self._geo is None:  # the propagators of the multi-step kernel
+                    self._geo = soe_block(plan.rates, C, C, dtype=torch.float64, device=device)
                 old = torch.stack(self.window[:C])
-                upd = self._geo["e_abs"] @ old
-                self.modes = upd if self.modes is None else self.modes * self._geo["decay"][:, None] + upd
+                upd = self._geo.absorb.to(dtype) @ old
+                self.modes = upd if self.modes is None else self.modes * self._geo.decay.to(dtype)[:, None] + upd
                 self.window = self.window[C:]
                 self.window_start += C
             if b >= 2:
-                rates = self._geo["rates"]
-                e_far = (omega.to(torch.float64) * torch.exp(-(i + C) * rates)).to(dtype)
+                e_far = (omega.to(torch.float64) * self._geo.emit[i]).to(dtype)
                 h = h - e_far @ self.modes
             lags = t - self.window_start
             k = kernel[1:lags + 1].to(dtype)
@@ -399,38 +364,3 @@ class StreamState:
             self.window = self.window[-plan.length:]
         self.t += 1
         return s_t, v_t
-
-
-#: ``"balanced"`` (default): the neurons' far field uses the optimal SOE (:func:`soe_reduce`);
-#: ``"quadrature"``: the quadrature SOE at ``tol`` (the reference construction, kept for benchmarks and tests).
-SOE_CONSTRUCTION = "balanced"
-
-
-def soe_plan_rates(block: int, horizon: int, tol: float):
-    """``(rates, du)``: the fine quadrature rates for far lags ``block+1 .. horizon`` at tolerance ``tol / 10^5``
-    (reduced to the optimal SOE for the current orders by :func:`soe_reduce`)."""
-    from ..fractional.soe import soe_rates
-    fine = 1e-5 if SOE_CONSTRUCTION == "balanced" else 1.0
-    return soe_rates(block + 1, max(horizon, block + 2), max(tol * fine, 1e-15))
-
-
-def soe_reduce(plan: MemoryPlan, omega: torch.Tensor, horizon: int, tol: float):
-    """``(plan, omega)`` on the optimal SOE: the balanced truncation (:func:`spikeDE.fractional.soe.
-    balanced_truncation`) of the fine far-field SOE ``omega`` on ``plan.rates``, relative error ``<= tol`` on the
-    lags ``block+1 .. horizon``; the reduced rates go into the returned plan. Weights of mixed signs (a multi-term
-    order with a negative coefficient) keep the fine SOE.
-
-    Learnable orders (``omega`` with a graph) are reduced at ``tol / 100``: the reduced rates stay those of the
-    current orders, and the weights' derivative (the least-squares fit of ``d K / d alpha`` on those rates) then
-    matches the exact kernel's to about ``tol`` (a few more modes)."""
-    from ..fractional.soe import balanced_truncation
-    if plan.kind != "soe" or SOE_CONSTRUCTION != "balanced":
-        return plan, omega
-    if omega.requires_grad:
-        tol = tol * 1e-2
-    try:
-        rates, w = balanced_truncation(plan.rates, omega, plan.block + 1, max(horizon, plan.block + 2), tol)
-    except ValueError:
-        return plan, omega
-    return replace(plan, rates=rates), w
-

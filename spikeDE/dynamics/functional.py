@@ -15,14 +15,14 @@ A new neuron type changes one piece and keeps the rest: its input drive (a synap
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import torch
 
-from ..fractional.schemes import LAYER_SOE_TOL, SOE_HORIZON
-from .fractional import (DEFAULT_BLOCK, DEFAULT_SOE_BLOCK, DEFAULT_SUB_BLOCK, MemoryPlan, StreamState,
-                         fractional_sequence, soe_plan_rates, soe_reduce)
+from ..fractional.schemes import DEFAULT_SOE_TOL, SOE_HORIZON
+from ..fractional.soe import far_field_soe
+from .fractional import DEFAULT_BLOCK, DEFAULT_SOE_BLOCK, DEFAULT_SUB_BLOCK, MemoryPlan, StreamState, fractional_sequence
 from .lif import lif_sequence, lif_step
 from .schemes import SOE_METHODS, far_soe_weights, membrane_recurrence, multiterm_kernel
 from .spiking import SpikeConfig
@@ -42,7 +42,7 @@ class Dynamics:
     method: str
     memory: object
     dt: float
-    soe_tol: float = LAYER_SOE_TOL
+    soe_tol: float = DEFAULT_SOE_TOL
     soe_horizon: int = SOE_HORIZON
     block: int | None = None  # None: DEFAULT_BLOCK (exact / short memory) or DEFAULT_SOE_BLOCK (SOE)
     sub_block: int = DEFAULT_SUB_BLOCK
@@ -59,7 +59,8 @@ class MembraneParams(NamedTuple):
 
 class MembraneState(NamedTuple):
     """Single-step state (all ``None`` at rest): ``v`` (integer order), ``stream`` (the fractional history,
-    :class:`.fractional.StreamState`, advanced in place), ``kernel`` (cached ``(c_X, K', omega)``), ``du``."""
+    :class:`.fractional.StreamState`, advanced in place), ``kernel`` (cached ``(c_X, K', omega)``); ``du`` is
+    unused (kept for states saved by earlier versions)."""
 
     v: torch.Tensor | None = None
     stream: StreamState | None = None
@@ -75,15 +76,24 @@ def _integer_tau(params: MembraneParams, dyn: Dynamics, like: torch.Tensor) -> t
     return tau / dyn.dt if dyn.dt != 1.0 else tau
 
 
-def _plan(dyn: Dynamics):
+def _plan(dyn: Dynamics) -> MemoryPlan:
     if dyn.memory == "soe":
         if dyn.method not in SOE_METHODS:
             raise ValueError(f"memory='soe' is available for methods {', '.join(SOE_METHODS)}, got method "
                              f"{dyn.method!r}")
-        block = dyn.block or DEFAULT_SOE_BLOCK
-        rates, du = soe_plan_rates(block, dyn.soe_horizon, dyn.soe_tol)
-        return MemoryPlan("soe", None, block, dyn.sub_block, rates), du
-    return MemoryPlan("exact", dyn.memory, dyn.block or DEFAULT_BLOCK, dyn.sub_block), None
+        return MemoryPlan("soe", None, dyn.block or DEFAULT_SOE_BLOCK, dyn.sub_block)
+    return MemoryPlan("exact", dyn.memory, dyn.block or DEFAULT_BLOCK, dyn.sub_block)
+
+
+def _far_field(plan: MemoryPlan, dyn: Dynamics):
+    """``(plan with the SOE rates, weights omega)`` of the far lags ``block+1 .. horizon`` of ``dyn``'s orders: the
+    shared rule :func:`spikeDE.fractional.soe.far_field_soe` (optimal SOE for fixed orders, the quadrature SOE with
+    exact ``alpha``-gradients for learnable ones)."""
+    def weights_of(rates, du):
+        return far_soe_weights(dyn.method, dyn.alpha, dyn.coefficients, rates, du, dyn.dt)
+
+    ((rates, omega),) = far_field_soe(weights_of, plan.block + 1, max(dyn.soe_horizon, plan.block + 2), dyn.soe_tol)
+    return replace(plan, rates=rates), omega
 
 
 def _recurrence(params: MembraneParams, dyn: Dynamics, n: int, like: torch.Tensor):
@@ -98,11 +108,10 @@ def membrane_sequence(x: torch.Tensor, theta: torch.Tensor, params: MembranePara
     T = x.shape[0]
     if dyn.integer:
         return lif_sequence(x, _integer_tau(params, dyn, x), theta, params.leak, params.spike)
-    plan, du = _plan(dyn)
+    plan = _plan(dyn)
     if plan.kind == "soe":
         cx, kp = _recurrence(params, dyn, min(T, 2 * plan.block), x)
-        omega = far_soe_weights(dyn.method, dyn.alpha, dyn.coefficients, plan.rates, du, dyn.dt)
-        plan, omega = soe_reduce(plan, omega, dyn.soe_horizon, dyn.soe_tol)  # the optimal modes of these orders
+        plan, omega = _far_field(plan, dyn)
         return fractional_sequence(x, cx, kp, theta, params.spike, plan, omega.to(x.dtype))
     cx, kp = _recurrence(params, dyn, T if plan.length is None else min(T, plan.length + 1), x)
     return fractional_sequence(x, cx, kp, theta, params.spike, plan)
@@ -116,15 +125,16 @@ def membrane_step(x: torch.Tensor, theta: torch.Tensor, state: MembraneState, pa
         s, v = lif_step(x, v, _integer_tau(params, dyn, x), theta, params.leak, params.spike, xi)
         return s, v, state._replace(v=v)
     if state.stream is None:
-        plan, du = _plan(dyn)
-        state = state._replace(stream=StreamState(plan), du=du)
+        state = state._replace(stream=StreamState(_plan(dyn)))
     st, kernel = state.stream, state.kernel
     if st.plan.kind == "soe":
         if kernel is None:
             cx, kp = _recurrence(params, dyn, 2 * st.plan.block, x)
-            omega = far_soe_weights(dyn.method, dyn.alpha, dyn.coefficients, st.plan.rates, state.du, dyn.dt)
-            if st.t == 0:  # the stream's modes follow the orders it starts with
-                st.plan, omega = soe_reduce(st.plan, omega, dyn.soe_horizon, dyn.soe_tol)
+            plan, omega = _far_field(st.plan, dyn)
+            if st.t > 0 and not torch.equal(plan.rates, st.plan.rates):
+                raise ValueError("the orders changed in the middle of a stream (its SOE modes hold the old ones); "
+                                 "call reset() before stepping with new orders")
+            st.plan = plan
             kernel = (cx, kp, omega.to(x.dtype))
     else:
         L = st.plan.length

@@ -41,15 +41,16 @@ from numbers import Integral
 import torch
 from torch.autograd.function import once_differentiable
 
-from .schemes import DEFAULT_SOE_TOL
-from .soe import balanced_truncation, soe_rates, soe_weights
+from .schemes import DEFAULT_SOE_TOL, HISTORY_BLOCK
+from .history import scatter_lags, soe_block, toeplitz_block
+from .soe import far_field_soe, soe_weights
 from .weights import gl_weights, l1_weights, rectangle_weights, trapezoid_weights
 
 __all__ = ["HistorySum", "MemorySpec", "parse_memory", "short_memory_bound", "DEFAULT_SOE_TOL",
            "DEFAULT_BLOCK_SIZE"]
 
 _F64 = torch.float64
-DEFAULT_BLOCK_SIZE = 32
+DEFAULT_BLOCK_SIZE = HISTORY_BLOCK
 
 _GENERATORS = {"gl": gl_weights, "l1": l1_weights, "rectangle": rectangle_weights, "trapezoid": trapezoid_weights}
 
@@ -130,36 +131,16 @@ def _soe_kernel(terms, shift: int, rates: torch.Tensor, du: float) -> torch.Tens
     return out * torch.exp(-rates * shift)
 
 
-#: ``"balanced"`` (default): the far field uses the optimal SOE; ``"quadrature"``: the quadrature SOE at ``tol``
-#: (the reference construction, kept for benchmarks and tests).
-SOE_CONSTRUCTION = "balanced"
-
-
-def _optimal_soe(kernels, n_min: int, n_max: int, tol: float, C: int, P: int, dev):
-    """Rates ``[M]`` and weights ``[R, M]`` of the far kernels (lags ``C+1 .. P-1``), float64.
-
-    Each kernel's fine quadrature SOE (tolerance ``tol / 1000``) is reduced to its optimal SOE
-    (:func:`spikeDE.fractional.soe.balanced_truncation`). Orders or coefficients that need a gradient keep the
-    quadrature SOE at ``tol`` (fixed rates, weights smooth in ``alpha``: exact alpha-gradients, more modes);
-    the kernels' modes are concatenated (kernel ``r`` has zero weight on the others' rates). A kernel whose
-    weights change sign (multi-term orders with a negative coefficient) keeps its fine SOE.
-    """
-    if SOE_CONSTRUCTION != "balanced" or (torch.is_grad_enabled() and any(
-            isinstance(v, torch.Tensor) and v.requires_grad for terms, _ in kernels for _, a, c in terms for v in (a, c))):
-        # learnable orders / coefficients: the quadrature SOE (rates fixed, weights smooth in alpha)
-        rates, du = soe_rates(n_min, n_max, tol, device=dev)
-        return rates, torch.stack([_soe_kernel(terms, s, rates, du) for terms, s in kernels])
-    rates, du = soe_rates(n_min, n_max, max(tol * 1e-3, 1e-15), device=dev)
-    lo, hi = C + 1, max(P - 1, C + 2)
-    parts = []
-    for terms, s in kernels:
-        w = _soe_kernel(terms, s, rates, du)
-        try:
-            parts.append(balanced_truncation(rates, w, lo, hi, tol))
-        except ValueError:
-            parts.append((rates, w))
-    if len(parts) == 1:
-        return parts[0][0], parts[0][1].unsqueeze(0)
+def _far_soe(kernels, n_min: int, n_max: int, tol: float, dev):
+    """Rates ``[M]`` and weights ``[R, M]`` of the far kernels (float64), from the shared rule
+    :func:`spikeDE.fractional.soe.far_field_soe` applied to each unshifted kernel on its lags ``[n_min, n_max]``;
+    a shift ``s`` then multiplies the weights by ``exp(-lambda s)``. Rows reduced to different rates are
+    concatenated (kernel ``r`` has zero weight on the others' rates)."""
+    parts = far_field_soe(lambda rates, du: torch.stack([_soe_kernel(terms, 0, rates, du) for terms, _ in kernels]),
+                          n_min, n_max, tol, exact_grad=True, device=dev)
+    parts = [(r, w * torch.exp(-r * s)) for (r, w), (_, s) in zip(parts, kernels)]
+    if all(r is parts[0][0] for r, _ in parts):
+        return parts[0][0], torch.stack([w for _, w in parts])
     rr = torch.cat([r for r, _ in parts])
     rows, off = [], 0
     for r, w in parts:
@@ -266,25 +247,25 @@ class HistorySum:
         self._bwd_expect = None
 
     def _init_soe(self, kernels, shifts, tol: float) -> None:
-        """Modes for lags ``>= C+1``: ``kappa_r(j) ~ sum_m omega_{r,m} exp(-lambda_m j)``.
-
-        The two mode maps of a block, ``Ep[p, m] = exp(-lambda_m p)`` (modes -> steps of the block) and
-        ``G[m, c] = exp(-lambda_m (2C - c))`` (a finished block -> modes), have low numerical rank (~10); they
-        are stored as truncated SVD factors (relative cut ``1e-3 * tol``), which makes both products cheaper.
+        """Modes for lags ``>= C+1``: ``kappa_r(j) ~ sum_m omega_{r,m} exp(-lambda_m j)``, propagated per block by
+        the shared :func:`~spikeDE.fractional.history.soe_block` (offset ``C``: block ``b-2`` is absorbed when block
+        ``b`` opens). Its two maps, ``emit [C, M]`` (modes -> steps) and ``absorb [M, C]`` (a finished block ->
+        modes), have low numerical rank (~10); they are stored as truncated SVD factors (relative cut
+        ``1e-3 * tol``), which makes both products cheaper.
         """
         C, R, D, dev, dt = self.C, self.R, self.D, self.device, self.dtype
         n_min = C + 1 + min(shifts)
         n_max = max(self.P - 1 + max(shifts), n_min)
-        rates, w = _optimal_soe(kernels, n_min, n_max, tol, C, self.P, dev)  # [M], [R, M] float64
+        rates, w = _far_soe(kernels, n_min, n_max, tol, dev)  # [M], [R, M] float64
         self.soe_in = w.to(dt)
         self.M = M = rates.numel()
-        pf = torch.arange(C, dtype=_F64, device=dev)
+        prop = soe_block(rates, C, C, dtype=_F64)
         rel = max(1e-3 * tol, 1e-14)
-        EA, EB = _low_rank(torch.exp(-pf.unsqueeze(1) * rates), rel)  # Ep ~ EA @ EB: [C, rE] x [rE, M]
-        GA, GB = _low_rank(torch.exp(-(2 * C - pf).unsqueeze(0) * rates.unsqueeze(1)), rel)  # [M, rG] x [rG, C]
+        EA, EB = _low_rank(prop.emit, rel)  # emit ~ EA @ EB: [C, rE] x [rE, M]
+        GA, GB = _low_rank(prop.absorb, rel)  # absorb ~ GA @ GB: [M, rG] x [rG, C]
         rE = EA.shape[1]
-        self.decay = torch.exp(-rates * C).to(dt)
-        # Forward: F[(p, r)] = sum_m Ep[p, m] w[r, m] Z_m = (Abd @ (B @ Z))[(p, r)]
+        self.decay = prop.decay.to(dt)
+        # Forward: F[(p, r)] = sum_m emit[p, m] w[r, m] Z_m = (Abd @ (B @ Z))[(p, r)]
         self.EB = EB.to(dt)
         self.B = (EB.unsqueeze(0) * w.detach().unsqueeze(1)).reshape(R * rE, M).to(dt)  # [(r, k), m]
         Abd = torch.zeros(C, R, R, rE, dtype=_F64, device=dev)
@@ -293,8 +274,8 @@ class HistorySum:
         self.Abd = Abd.reshape(C * R, R * rE).to(dt)
         self.rE = rE
         self.GA, self.GB = GA.to(dt), GB.to(dt)
-        lag1 = C + self.lag_near  # kappa lags C + p - c, 1..2C-1
-        self.T1 = self.kpad[:, lag1].permute(1, 0, 2).reshape(C * R, C).contiguous()
+        # kappa lags C + p - c (1..2C-1): the previous block, exactly
+        self.T1 = toeplitz_block(self.kpad, C, C, 0, C).transpose(0, 1).reshape(C * R, C).contiguous()
         self.Z = torch.zeros(M, D, dtype=dt, device=dev)
 
     # ------------------------------------------------------------------ helpers
@@ -316,11 +297,10 @@ class HistorySum:
         return max(0, b * self.C - self.Lmax) // self.C
 
     def _far_kernel(self, b: int, b0: int) -> torch.Tensor:
-        """``K[(p, r), c] = kappa_r[bC + p - (b0 C + c)]``, shape ``[C R, (b - b0) C]``."""
-        C, zero = self.C, self.kpad.shape[1] - 1
-        lag = (b - b0) * C + self.lag_near[:, :1] - torch.arange((b - b0) * C, device=self.device)
-        lag = torch.where(lag <= self.Lmax, lag, zero)
-        return self.kpad[:, lag].permute(1, 0, 2).reshape(C * self.R, -1)
+        """``K[(p, r), c] = kappa_r[bC + p - (b0 C + c)]`` (zero past lag ``Lmax``), shape ``[C R, (b - b0) C]``."""
+        C = self.C
+        K = toeplitz_block(self.kpad[:, :self.Lmax + 1], b * C, C, b0 * C, (b - b0) * C)  # [R, C, W]
+        return K.transpose(0, 1).reshape(C * self.R, -1)
 
     def _slot_views(self, slot: int):
         """Row views, per-step sub-block prefixes and the whole block of one ring slot (cached)."""
@@ -483,11 +463,7 @@ class HistorySum:
 
     def _scatter(self, gk: torch.Tensor, vals: torch.Tensor, lag0: int) -> None:
         """``gk[r, lag0 + p - c] += vals[p, r, c]`` for lags inside ``[0, L)``."""
-        C, R, W = vals.shape
-        lag = lag0 + self.lag_near[:, :1] - torch.arange(W, device=self.device)
-        ok = (lag >= 0) & (lag < self.L)
-        v = (vals * ok.unsqueeze(1)).permute(1, 0, 2).reshape(R, -1)
-        gk.index_add_(1, lag.clamp(0, self.L - 1).reshape(-1), v)
+        scatter_lags(gk, vals, lag0, 0)
 
     def _close_block(self, b: int):
         """All step gradients of block ``b`` are known: send them to older blocks and to the kernels."""

@@ -21,21 +21,46 @@ name           kernel           factor                   order     correction / 
 scheme corrects only the newest step (so the fused spiking kernels keep one recurrence); spikeDE's neurons
 accepted ``'corrector'``/``'trap'`` for it, which still works with a ``DeprecationWarning``.
 
-Defaults (one place): :data:`DEFAULT_SOE_TOL` is the relative kernel accuracy of ``memory='soe'`` in
-``fdeint`` (a general solver, checked against the full history to ``1e-6``); :data:`LAYER_SOE_TOL` that of
-the spiking neurons and the SSM streaming memory (33 instead of 53 modes, results equal to full memory to a
-few ``1e-4`` of a threshold). :data:`SOE_HORIZON` is the lag up to which the neurons' SOE holds.
+Defaults (one place, used by every driver of the history engine :mod:`.history`):
+
+=========================  ==========  ===============================================================================
+name                       value       meaning
+=========================  ==========  ===============================================================================
+``DEFAULT_SOE_TOL``        ``1e-6``    relative accuracy of every far-field SOE kernel: ``fdeint``, the neurons,
+                                       the SSM streaming step and the NIR export (results equal full memory to
+                                       about ``1e-6``; 16-19 modes for the neurons' GL kernel)
+``SOE_HORIZON``            ``2^14``    the neurons' SOE holds to ``DEFAULT_SOE_TOL`` up to this lag (beyond, the
+                                       error grows like ``tol * n / horizon``)
+``STREAM_HORIZON``         ``2^20``    the same for the SSM streaming step (long-sequence inference)
+``HISTORY_BLOCK``          ``32``      block ``C`` of ``fdeint``'s online history (one GEMM per block)
+``NEURON_BLOCK``           ``64``      block of the neurons' fused kernels, exact and short memory
+``NEURON_SOE_BLOCK``       ``16``      block of the neurons' fused kernels with SOE memory (lags ``< 2C`` exact;
+                                       16 measured faster than 32 with the optimal SOE)
+``SUB_BLOCK``              ``8``       sub-block inside a block (one small GEMM per sub-block)
+``STREAM_WINDOW``          ``4``       exact lags of the SSM streaming step before its SOE modes
+=========================  ==========  ===============================================================================
+
+The blocks differ because the drivers differ: ``fdeint`` pushes one value per call (its block trades the
+far-field GEMMs against the per-step near products), the neurons run whole sequences in fused kernels, and
+the SSM step has no blocks at all (``C = 1``). ``LAYER_SOE_TOL`` is the earlier name of ``DEFAULT_SOE_TOL``.
 """
 from __future__ import annotations
 
 import warnings
 from typing import NamedTuple
 
-__all__ = ["Scheme", "SCHEMES", "resolve", "DEFAULT_SOE_TOL", "LAYER_SOE_TOL", "SOE_HORIZON"]
+__all__ = ["Scheme", "SCHEMES", "resolve", "DEFAULT_SOE_TOL", "LAYER_SOE_TOL", "SOE_HORIZON", "STREAM_HORIZON",
+           "HISTORY_BLOCK", "NEURON_BLOCK", "NEURON_SOE_BLOCK", "SUB_BLOCK", "STREAM_WINDOW"]
 
 DEFAULT_SOE_TOL = 1e-6
-LAYER_SOE_TOL = 1e-4
+LAYER_SOE_TOL = DEFAULT_SOE_TOL
 SOE_HORIZON = 1 << 14
+STREAM_HORIZON = 1 << 20
+HISTORY_BLOCK = 32
+NEURON_BLOCK = 64
+NEURON_SOE_BLOCK = 16
+SUB_BLOCK = 8
+STREAM_WINDOW = 4
 
 
 class Scheme(NamedTuple):

@@ -26,7 +26,7 @@ trapezoidal sum, in closed form from the small-``s`` expansion of ``s phi_alpha(
 bank of leaky compartments whose weights carry ``alpha`` (and its gradient).
 
 This quadrature (:func:`soe_quadrature`) is accurate but generous: 30-100 modes. :func:`soe_approximation`
-returns the **optimal** SOE instead, a balanced truncation of a fine quadrature SOE (tolerance ``tol / 1000``):
+returns the **optimal** SOE instead, a balanced truncation of a fine quadrature SOE (tolerance ``tol / 10^5``):
 
 * The fine SOE ``k(n) = sum_i c_i a_i^n`` (``a_i = e^{-lambda_i}``, every ``c_i`` of one sign) is the impulse
   response of the symmetric diagonal system ``A = diag(a)``, ``B = C^T = sqrt(|c| a^{n_min})``. Its
@@ -37,7 +37,7 @@ returns the **optimal** SOE instead, a balanced truncation of a fine quadrature 
 * Keeping the ``M`` leading singular vectors ``V`` gives the reduced system ``A_M = V^T A V``, ``B_M = V^T B``:
   still symmetric, so ``A_M = U diag(mu) U^T`` with real ``mu`` in ``(0, 1]`` (Ritz values of ``A``). The
   reduced SOE has the real rates ``-log mu_m >= 0`` and the positive weights ``(U^T B_M)_m^2 mu_m^{-n_min}``.
-* ``M`` is the smallest count whose relative error against the fine SOE is below ``tol - tol/1000`` on
+* ``M`` is the smallest count whose relative error against the fine SOE is below ``tol (1 - 10^-5)`` on
   **every** lag of ``[n_min, n_max]`` (checked on all lags, vectorised). Typical counts (lags 64..16384):
   10-13 modes at ``tol = 1e-4``, 10-17 at ``1e-6``.
 * Results are cached per ``(kernel, alpha, n_min, n_max, tol)`` (and per fine SOE in
@@ -66,7 +66,7 @@ from .._checks import check_alpha
 from .weights import rgamma_one_minus
 
 __all__ = ["SOE", "soe_rates", "soe_weights", "soe_approximation", "soe_quadrature", "balanced_truncation",
-           "soe_eval", "KERNELS"]
+           "far_field_soe", "soe_eval", "KERNELS", "SOE_CONSTRUCTION"]
 
 _F64 = torch.float64
 KERNELS = ("power", "gl", "l1", "rectangle", "trapezoid")
@@ -201,7 +201,7 @@ def soe_quadrature(kernel: str, alpha, n_min: int, n_max: int, tol: float = 1e-9
     return SOE(rates, soe_weights(kernel, alpha, rates, du, beta=beta), n_min, n_max, tol, "quadrature")
 
 
-_FINE = 1e-3  # the fine SOE's tolerance relative to the target
+_FINE = 1e-5  # the fine SOE's tolerance relative to the target (every reduction of spikeDE)
 _SNAPSHOTS = 400  # log-spaced snapshot lags of the Gramian factor
 _EXTEND = 10  # beyond n_max the error may grow like tol * n / n_max up to lag _EXTEND * n_max
 _CACHE: dict = {}
@@ -370,6 +370,51 @@ def soe_approximation(kernel: str, alpha, n_min: int, n_max: int, tol: float = 1
     w = soe_weights(kernel, alpha, rates, du, beta=beta)
     lam, wm, err = _balanced(rates, w, n_min, n_max, tol)
     return SOE(lam, wm, n_min, n_max, tol, "balanced", err)
+
+
+#: How :func:`far_field_soe` builds every far field of spikeDE (``fdeint``, the neurons, the SSM streaming step):
+#: ``"balanced"`` (default, the optimal SOE) or ``"quadrature"`` (the reference construction; benchmarks switch it).
+SOE_CONSTRUCTION = "balanced"
+
+
+def far_field_soe(weights_of, n_min: int, n_max: int, tol: float, *, exact_grad: bool = False, device=None):
+    r"""The far-field SOE of one or several history kernels: the single rule shared by ``fdeint``
+    (:class:`~spikeDE.fractional.memory.HistorySum`), the spiking neurons and the SSM streaming step.
+
+    ``weights_of(rates, du)`` gives the quadrature weights ``[..., M_q]`` of the kernels (one row per kernel or
+    channel, float64) on the quadrature rates of :func:`soe_rates`. Returns one ``(rates, weights)`` pair per row
+    (rows flattened) with ``k_r(n) ~ sum_m weights_m exp(-rates_m n)`` to relative error ``<= tol`` on every lag
+    of ``[n_min, n_max]``:
+
+    * fixed orders: the optimal SOE of each row, the balanced truncation (:func:`balanced_truncation`) of its fine
+      quadrature SOE (tolerance ``tol / 10^5``); a row whose weights change sign (a multi-term order with a
+      negative coefficient) keeps its fine SOE;
+    * orders that need a gradient (weights with a graph while autograd records): the reduction at ``tol / 100``;
+      the rates are those of the current orders and the weights' ``alpha``-derivative is the least-squares fit of
+      the fine one on them (:func:`balanced_truncation`), within about ``tol`` of the exact kernel's: what the
+      neurons and the SSM use. ``exact_grad=True`` (``fdeint``, whose gradients are checked by finite
+      differences) takes the quadrature SOE at ``tol`` instead: rates that do not depend on ``alpha``, so the
+      ``alpha``-gradient is the exact gradient of the SOE memory (30-50 modes instead of 10-20);
+    * :data:`SOE_CONSTRUCTION` ``= "quadrature"``: the quadrature SOE at ``tol`` for every row.
+    """
+    fine = 1.0 if SOE_CONSTRUCTION == "quadrature" else _FINE
+    rates, du = soe_rates(n_min, n_max, max(tol * fine, 1e-15), device=device)
+    w = weights_of(rates, du)
+    rows = w.reshape(-1, rates.numel())
+    if fine == 1.0:
+        return [(rates, row) for row in rows]
+    if w.requires_grad and torch.is_grad_enabled():
+        if exact_grad:
+            rates, du = soe_rates(n_min, n_max, tol, device=device)
+            return [(rates, row) for row in weights_of(rates, du).reshape(-1, rates.numel())]
+        tol = max(tol * 1e-2, 1e-12)
+    out = []
+    for row in rows:
+        try:
+            out.append(balanced_truncation(rates, row, n_min, n_max, tol))
+        except ValueError:  # weights of both signs: not completely monotone, keep the fine SOE
+            out.append((rates, row))
+    return out
 
 
 def soe_eval(rates: torch.Tensor, weights: torch.Tensor, n: torch.Tensor) -> torch.Tensor:

@@ -41,9 +41,9 @@ Two ways to run the same map ``x -> y``:
 * **streaming** (:meth:`FractionalSSM.step`): the recurrence above with the history sum split into an exact
   near window (lags ``1..W``) and the sum-of-exponentials (SOE) compression of the GL weights for lags
   ``>= W + 1`` (:mod:`spikeDE.fractional.soe`: the optimal SOE of each channel's order, by balanced
-  truncation; rates per channel, ``alpha`` differentiably in the weights). State per mode: ``W + Q`` complex
-  numbers, constant in time (defaults ``W = 4``, ``stream_tol = 1e-4``, ``stream_n_max = 2^20``: ``Q = 25-30``
-  depending on ``alpha``, against 43 for the quadrature SOE; the reduction runs at ``stream_tol / 10``). The SOE's relative error on the GL weights is below ``stream_tol`` for
+  truncation, by the rule shared with ``fdeint`` and the neurons, :func:`spikeDE.fractional.soe.far_field_soe`;
+  rates per channel, ``alpha`` differentiably in the weights). State per mode: ``W + Q`` complex numbers, constant
+  in time (defaults ``W = 4``, ``stream_tol = 1e-6``, ``stream_n_max = 2^20``: ``Q = 30-33`` depending on ``alpha``). The SOE's relative error on the GL weights is below ``stream_tol`` for
   lags up to ``stream_n_max`` and grows only like ``stream_tol * n / stream_n_max`` beyond; the streamed
   output differs from the parallel one by about ``1e-3 * stream_tol`` (relative).
 
@@ -59,9 +59,9 @@ import torch
 from torch import nn
 
 from .._checks import check_finite, check_floating, check_positive
-from ..fractional.soe import balanced_truncation, soe_rates, soe_weights
+from ..fractional.soe import far_field_soe, soe_weights
 from ..fractional.weights import gl_weights
-from ..fractional.schemes import LAYER_SOE_TOL
+from ..fractional.schemes import DEFAULT_SOE_TOL, STREAM_HORIZON, STREAM_WINDOW
 from ..order import FractionalOrder
 from .kernel import gl_ssm_kernel
 
@@ -123,8 +123,8 @@ class FractionalSSM(nn.Module):
                  dt_min: float = 1e-3, dt_max: float = 1e-1, bidirectional: bool = False, *,
                  alpha_per_channel: bool = True, init: str = "lin", A_parameterization: str = "sector",
                  d_skip: bool = True,
-                 kernel_oversample: int | None = None, stream_window: int = 4, stream_n_max: int = 2**20,
-                 stream_tol: float = LAYER_SOE_TOL, name: str | None = None, device=None, dtype=None):
+                 kernel_oversample: int | None = None, stream_window: int = STREAM_WINDOW, stream_n_max: int = STREAM_HORIZON,
+                 stream_tol: float = DEFAULT_SOE_TOL, name: str | None = None, device=None, dtype=None):
         super().__init__()
         where = f"FractionalSSM {name!r}" if name else "FractionalSSM"
         self._where = where
@@ -262,21 +262,14 @@ class FractionalSSM(nn.Module):
         return self.stream_window, int(rates.shape[-1])
 
     def _stream_soe(self, a):
-        """``(rates [H, Q], omega [H, Q])``: the optimal SOE of the GL weights for lags ``>= W + 1`` of each
-        channel's order (balanced truncation of the fine quadrature SOE, :mod:`spikeDE.fractional.soe`; channels
-        sharing an order share the reduction; zero-weight padding to the largest count). ``omega`` follows
-        ``alpha`` differentiably (least-squares derivative on the reduced rates)."""
+        """``(rates [H, Q], omega [H, Q])``: the far-field SOE of the GL weights for lags ``>= W + 1`` of each
+        channel's order, from the shared rule :func:`spikeDE.fractional.soe.far_field_soe` (the optimal SOE; channels
+        sharing an order share its reduction; zero-weight padding to the largest count). ``omega`` follows ``alpha``
+        differentiably (least-squares derivative on the reduced rates)."""
         W, H = self.stream_window, self.d_model
         a_h = a if a.dim() else a.expand(H)
-        fine, du = soe_rates(W + 1, self.stream_n_max, max(self.stream_tol * 1e-5, 1e-15), device=a.device)
-        omega = soe_weights("gl", a_h, fine, du)  # [H, Q_fine]
-        tol = self.stream_tol * 0.1  # the quadrature met stream_tol with a margin the output error relies on
-        rows, seen = [], {}
-        for h in range(H):
-            key = float(a_h[h].detach())
-            if key not in seen or omega.requires_grad:
-                seen[key] = balanced_truncation(fine, omega[h], W + 1, self.stream_n_max, tol)
-            rows.append(seen[key])
+        rows = far_field_soe(lambda rates, du: soe_weights("gl", a_h, rates, du), W + 1, self.stream_n_max,
+                             self.stream_tol, device=a.device)
         Q = max(r.numel() for r, _ in rows)
         rates = torch.stack([torch.cat([r, r.new_zeros(Q - r.numel())]) for r, _ in rows])
         omega = torch.stack([torch.cat([w, w.new_zeros(Q - w.numel())]) for _, w in rows])

@@ -69,7 +69,7 @@ def init_distributed(device: torch.device) -> DistEnv:
     world = _env_int("WORLD_SIZE", 1)
     if world <= 1:
         return DistEnv()
-    rank, local_rank = _env_int("RANK", 0), _env_int("LOCAL_RANK", 0)
+    local_rank = _env_int("LOCAL_RANK", 0)
     backend = "nccl" if device.type == "cuda" else "gloo"
     owns = False
     if not dist.is_initialized():
