@@ -79,6 +79,15 @@ def test_soe_block_modes_give_the_direct_far_sum(dtype):
             torch.testing.assert_close(far[p].double(), ref, rtol=tol, atol=tol)
 
 
+def test_soe_block_of_a_stack_of_rates_is_each_rows_block():
+    rates = torch.rand(3, 5, dtype=F64)
+    stack = soe_block(rates, 4, 2)
+    for h in range(3):
+        row = soe_block(rates[h], 4, 2)
+        for a, b in zip(stack, row):
+            assert torch.equal(a[h], b)
+
+
 def test_far_field_soe_meets_tol_on_every_lag_and_follows_the_rule():
     n_min, n_max, tol = 17, 4096, 1e-6
     lags = torch.arange(n_min, n_max + 1, dtype=F64)

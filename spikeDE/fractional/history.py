@@ -76,12 +76,13 @@ class SOEBlock(NamedTuple):
 
 
 def soe_block(rates: torch.Tensor, block: int, offset: int, dtype=None, device=None) -> SOEBlock:
-    """The :class:`SOEBlock` of ``rates`` (computed in float64, returned in ``dtype``, default that of ``rates``)."""
+    """The :class:`SOEBlock` of ``rates`` ``[M]`` (or a stack ``[..., M]``: propagators ``[..., M]``,
+    ``[..., M, C]``, ``[..., C, M]``), computed in float64 and returned in ``dtype`` (default that of ``rates``)."""
     r = rates.detach().to(device=device, dtype=torch.float64)
     i = torch.arange(block, dtype=torch.float64, device=r.device)
     dt = dtype or rates.dtype
-    return SOEBlock(torch.exp(-r * block).to(dt), torch.exp(-r.unsqueeze(1) * (block - i)).to(dt),
-                    torch.exp(-(offset + i).unsqueeze(1) * r).to(dt))
+    return SOEBlock(torch.exp(-r * block).to(dt), torch.exp(-r.unsqueeze(-1) * (block - i)).to(dt),
+                    torch.exp(-(offset + i).unsqueeze(-1) * r.unsqueeze(-2)).to(dt))
 
 
 def lag_correlation(a: torch.Tensor, b: torch.Tensor, max_lag: int) -> torch.Tensor:
