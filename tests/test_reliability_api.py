@@ -56,6 +56,21 @@ def test_nan_spikes_match_the_plain_lif_reference():
     assert torch.equal(out[fin], ref[fin])
 
 
+@pytest.mark.parametrize("case", ["finite", "nan", "inf", "-inf", "overflowing_sum", "empty"])
+def test_nan_spikes_is_the_elementwise_rule(case):
+    # S is NaN exactly where H is not finite, whatever the total of H (the CPU path first tests sum(H))
+    from spikeDE.dynamics.spiking import nan_spikes_
+    H = torch.randn(0 if case == "empty" else 50, 7)
+    if case == "overflowing_sum":
+        H[:4] = 3e38  # finite entries whose float32 sum is inf
+    elif case != "finite" and case != "empty":
+        H[17, 3] = float(case)
+    S = (H >= 0.5).float()
+    ref = torch.where(torch.isfinite(H), S, torch.full_like(S, float("nan")))
+    out = nan_spikes_(S.clone(), H)
+    assert torch.equal(torch.isnan(out), torch.isnan(ref)) and torch.equal(out[~out.isnan()], ref[~ref.isnan()])
+
+
 @pytest.mark.parametrize("mode", ["multi", "single"])
 def test_wrapper_propagates_nan(mode):
     net = nn.Sequential(nn.Linear(3, 4), LIFNeuron(), nn.Linear(4, 2), LIFNeuron())
