@@ -20,8 +20,8 @@ whose history sum is a causal convolution, evaluated without a Python loop over 
 Backward: the adjoint recurrence runs in reverse time with the transposed (anti-causal) kernel, blocked the same
 way (``lambda_V_j = gV_j - sum_k K_k lambda_H_{j+k}``, ``lambda_H_j = lambda_V_j m_j + q_j``); for SOE the adjoint
 modes ``U[m] = sum_t exp(-lambda_m (t - s')) lambda_H_t`` run backwards like the forward modes. Parameter
-gradients: ``dL/dc_X = sum lambda_H X``; ``dL/dK_k = -sum_t <lambda_H_t, V_{t-k}>`` (a lag correlation, by FFT;
-for SOE over the exactly treated pairs, by block GEMMs); ``dL/domega_m`` = the inner products of adjoint and
+gradients: ``dL/dc_X = sum lambda_H X``; ``dL/dK_k = -sum_t <lambda_H_t, V_{t-k}>`` (a lag correlation by banded
+block GEMMs; for SOE over the exactly treated pairs only); ``dL/domega_m`` = the inner products of adjoint and
 forward mode states, per block. Gradients with respect to ``alpha``, ``tau`` and ``dt`` follow by autograd
 through :mod:`.schemes`.
 
