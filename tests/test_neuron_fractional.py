@@ -312,3 +312,19 @@ def test_multiterm_gradients_equal_reference():
     for g, r in pairs:
         assert r.abs().max() > 0
         torch.testing.assert_close(g, r, rtol=1e-8, atol=1e-12)
+
+
+def test_soe_memory_within_the_exact_window_equals_full_memory():
+    # T <= 2C: every lag is exact, so the SOE neuron is the full-memory neuron (values and alpha-gradient)
+    x = 0.6 + 0.5 * torch.randn(32, 3, 5, generator=torch.Generator().manual_seed(7), dtype=F64)
+    out, grads = [], []
+    for memory in (None, "soe"):
+        n = LIFNeuron(alpha=0.45, memory=memory, learn_alpha=True).double()
+        n.record = True
+        s = n(x)
+        (s * x).sum().backward()
+        out.append((s, n.v_seq))
+        grads.append(n.order.logit.grad)
+    assert torch.equal(out[0][0], out[1][0])
+    torch.testing.assert_close(out[1][1], out[0][1], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-10, atol=1e-14)

@@ -111,7 +111,10 @@ def membrane_sequence(x: torch.Tensor, theta: torch.Tensor, params: MembranePara
     plan = _plan(dyn)
     if plan.kind == "soe":
         cx, kp = _recurrence(params, dyn, min(T, 2 * plan.block), x)
-        plan, omega = _far_field(plan, dyn)
+        if T > 2 * plan.block:
+            plan, omega = _far_field(plan, dyn)
+        else:  # every lag lies in the exact window (lags < 2C): no far field to build
+            plan, omega = replace(plan, rates=torch.zeros(0, dtype=torch.float64, device=x.device)), x.new_zeros(0)
         return fractional_sequence(x, cx, kp, theta, params.spike, plan, omega.to(x.dtype))
     cx, kp = _recurrence(params, dyn, T if plan.length is None else min(T, plan.length + 1), x)
     return fractional_sequence(x, cx, kp, theta, params.spike, plan)
