@@ -30,20 +30,18 @@ the hard-reset neuron really sets ``V = v_reset``.
 """
 from __future__ import annotations
 
-import copy
-import warnings
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from ._checks import check_floating, check_positive, check_stream_batch, check_threshold
-from .dynamics.functional import Dynamics, MembraneParams, MembraneState, membrane_sequence, membrane_step
+from ._checks import check_positive
+from .dynamics.functional import (Dynamics, MembraneParams, check_integrator, check_memory, make_dynamics,
+                                  membrane_sequence, membrane_step)
 from .dynamics.schemes import canonical_method
 from .dynamics.spiking import check_reset, spike_config
-from .fractional.memory import parse_memory
 from .fractional.schemes import DEFAULT_SOE_TOL, SOE_HORIZON  # noqa: F401  (re-exported defaults)
-from .order import FractionalOrder, MultiTermCoefficients, make_orders
+from .neuron_base import (MEMBRANE_STATE, CallContext, StepModule, check_neuron_args, check_step_batch,
+                          check_step_mode, fixed_orders, get_membrane, record_sequence, set_membrane)
+from .order import MultiTermCoefficients, make_orders
 from .surrogate import get_surrogate
 
 __all__ = ["BaseNeuron", "IFNeuron", "LIFNeuron", "HardResetLIFNeuron", "NoisyLIFNeuron",
@@ -51,75 +49,15 @@ __all__ = ["BaseNeuron", "IFNeuron", "LIFNeuron", "HardResetLIFNeuron", "NoisyLI
            "check_integrator"]
 
 SOE_TOL = DEFAULT_SOE_TOL  # the defaults of spikeDE.fractional.schemes
-_INTEGRATORS = {"odeint": "odeint", "odeint_adjoint": "odeint", "fdeint": "fdeint", "fdeint_adjoint": "fdeint"}
 
 
-def check_integrator(integrator: str) -> str:
-    """``'odeint'`` (integer order) or ``'fdeint'`` (fractional); the ``*_adjoint`` names of spikeDE are
-    accepted (the hand-written backward passes are already memory-lean)."""
-    if not isinstance(integrator, str) or integrator.strip().lower() not in _INTEGRATORS:
-        raise ValueError(f"integrator must be 'odeint' or 'fdeint' (or their '_adjoint' names), got {integrator!r}")
-    return _INTEGRATORS[integrator.strip().lower()]
-
-
-def check_memory(memory, where: str | None = None):
-    """``None`` (full memory), an int ``L >= 1`` (short memory: the last ``L`` steps) or ``'soe'``, validated by
-    the one parser :func:`spikeDE.fractional.memory.parse_memory`; spikeDE's ``memory=-1`` means full memory."""
-    if isinstance(memory, int) and not isinstance(memory, bool) and memory == -1:
-        return None
-    if isinstance(memory, str):
-        memory = memory.strip().lower()
-    try:
-        spec = parse_memory(memory)
-    except ValueError:
-        prefix = f"{where}: " if where else ""
-        raise ValueError(f"{prefix}memory must be None (full), an int >= 1 (short memory) or 'soe', "
-                         f"got {memory!r}") from None
-    return {"full": None, "short": spec.steps, "soe": "soe"}[spec.kind]
-
-
-def make_dynamics(integrator: str, order: FractionalOrder | None, coefficients: MultiTermCoefficients | None,
-                  method: str, memory, dt: float, **kwargs) -> Dynamics:
-    """:class:`Dynamics` with the orders evaluated now (graph kept for learnable ones); integer order for
-    ``integrator='odeint'`` or a fixed order of exactly 1 (except for ``heun``, Heun's step at 1)."""
-    if integrator == "odeint" or order is None:
-        return Dynamics("odeint", None, None, method, memory, dt, integer=True, **kwargs)
-    coefs = coefficients() if coefficients is not None else None
-    integer = order.is_one() and method != "heun"
-    return Dynamics(integrator, order(), coefs, method, memory, dt, integer=integer, **kwargs)
-
-
-@dataclass
-class CallContext:
-    """What :class:`spikeDE.SNNWrapper` passes to each neuron layer's forward for one call (``context=``)."""
-
-    dynamics: Dynamics
-    mode: str  # 'fold' (sequence folded into the batch) or 'single'
-    steps: int = 0
-    batch: int = 0
-    step_index: int = -1
-    name: str = ""
-    calls: int = 0  # calls in this forward ('fold' mode: more than one means a recurrent network)
-
-
-def _private_copy(obj):
-    """A copy of a stream-state entry whose containers a step may advance without touching the original
-    (tensors are never modified in place by a step, they are replaced)."""
-    if obj is None or isinstance(obj, (tuple, torch.Tensor, float, int)):
-        return obj
-    new = copy.copy(obj)
-    for k, v in vars(new).items():
-        if isinstance(v, (list, dict)):
-            setattr(new, k, type(v)(v))
-    return new
-
-
-class BaseNeuron(nn.Module):
+class BaseNeuron(StepModule):
     r"""Common base of spikeDE's spiking neurons: LIF dynamics ``tau D^alpha v = -v + I`` with spike and reset.
 
-    Subclasses change the drift (``leak = False``: IF), the reset defaults or the spike noise
-    (:meth:`threshold_noise`); the time stepping (integer or fractional, exact / short / SOE memory,
-    single- or multi-step) is shared.
+    Subclasses change the drift (``leak = False``: IF), the input drive (:meth:`input_sequence` /
+    :meth:`input_step`), the reset defaults or the spike noise (:meth:`threshold_noise`); the time stepping
+    (:mod:`spikeDE.dynamics.functional`: integer or fractional, exact / short / SOE memory) and the call layout
+    (:mod:`spikeDE.neuron_base`: single- or multi-step, on its own or in :class:`spikeDE.SNNWrapper`) are shared.
 
     Args:
         tau: membrane time constant (``> 0``).
@@ -142,7 +80,8 @@ class BaseNeuron(nn.Module):
     """
 
     leak: bool = True
-    stateful = True  # reset by reset_net
+    #: attributes that hold the single-step (streaming) state: membrane, history / SOE modes, cached kernel
+    STREAM_STATE = MEMBRANE_STATE
 
     def __init__(self, tau: float = 2.0, threshold: float = 1.0, surrogate_grad_scale: float = 5.0,
                  surrogate_opt: str = "arctan_surrogate", tau_learnable: bool = False, *,
@@ -152,63 +91,37 @@ class BaseNeuron(nn.Module):
                  dt: float = 1.0, step_mode: str = "m"):
         super().__init__()
         where = type(self).__name__
-        check_positive(float(tau) if not isinstance(tau, torch.Tensor) else tau, "tau", where)
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, torch.Tensor)):
-            raise TypeError(f"{where}: threshold must be a number, got {type(threshold).__name__}")
-        check_threshold(threshold, where)
-        check_positive(float(surrogate_grad_scale), "surrogate_grad_scale", where)
-        check_positive(float(dt), "dt", where)
-        self.surrogate = get_surrogate(surrogate_opt)
-        self.surrogate_grad_scale = float(surrogate_grad_scale)
-        # Fixed tau / threshold are kept as Python floats, so that float32 and float64 models use them at full
-        # precision; learnable ones are parameters (tau as log_tau, so that it stays positive).
-        self.tau_learnable = bool(tau_learnable)
+        check_neuron_args(where, tau, threshold, surrogate_grad_scale, dt)
+        self.surrogate, self.surrogate_grad_scale = get_surrogate(surrogate_opt), float(surrogate_grad_scale)
+        # Fixed tau / threshold stay Python floats (full precision in float32 and float64 models); learnable ones
+        # are parameters (tau as log_tau, so that it stays positive).
+        self.tau_learnable, self.threshold_learnable = bool(tau_learnable), bool(threshold_learnable)
         if self.tau_learnable:
             self.log_tau = nn.Parameter(torch.log(torch.as_tensor(float(tau), dtype=torch.get_default_dtype())))
         else:
             self.tau_value = float(tau)
-        self.threshold_learnable = bool(threshold_learnable)
-        if self.threshold_learnable:
-            self.threshold = nn.Parameter(torch.as_tensor(float(threshold), dtype=torch.get_default_dtype()))
-        else:
-            self.threshold = float(threshold)
-        self.reset_mode = check_reset(reset, where)
-        self.v_reset = float(v_reset)
-        self.detach_reset = bool(detach_reset)
+        self.threshold = (nn.Parameter(torch.as_tensor(float(threshold), dtype=torch.get_default_dtype()))
+                          if self.threshold_learnable else float(threshold))
+        self.reset_mode, self.v_reset, self.detach_reset = check_reset(reset, where), float(v_reset), bool(detach_reset)
         self.order, self.coefficients = make_orders(alpha, multi_coefficient, learn_alpha, learn_coefficient, where)
-        self.method = canonical_method(method)
-        self.memory = check_memory(memory, where)
-        self.integrator = check_integrator(integrator)
-        self.dt = float(dt)
-        self.step_mode = self._check_step_mode(step_mode)
-        self.record = False
-        self._clear_state()
+        self.method, self.memory = canonical_method(method), check_memory(memory, where)
+        self.integrator, self.dt, self.step_mode = check_integrator(integrator), float(dt), check_step_mode(step_mode)
 
     # ----------------------------------------------------------------- parameters
-    @staticmethod
-    def _check_step_mode(step_mode: str) -> str:
-        key = {"m": "m", "multi": "m", "multi_step": "m", "s": "s", "single": "s", "single_step": "s"}.get(
-            step_mode if isinstance(step_mode, str) else None)
-        if key is None:
-            raise ValueError(f"step_mode must be 'm' (multi-step) or 's' (single-step), got {step_mode!r}")
-        return key
-
     @property
     def tau(self) -> torch.Tensor:
         """Membrane time constant (0-d tensor; ``exp(log_tau)`` when learnable, else float64)."""
-        if self.tau_learnable:
-            return torch.exp(self.log_tau)
-        return torch.tensor(self.tau_value, dtype=torch.float64)
+        return torch.exp(self.log_tau) if self.tau_learnable else torch.tensor(self.tau_value, dtype=torch.float64)
+
+    def get_tau(self) -> torch.Tensor:
+        """The membrane time constant (spikeDE's name)."""
+        return self.tau
 
     def theta(self, like: torch.Tensor) -> torch.Tensor:
         """The threshold as a 0-d tensor with the dtype and device of ``like`` (graph kept when learnable)."""
         if self.threshold_learnable:
             return self.threshold.to(dtype=like.dtype, device=like.device)
         return torch.tensor(self.threshold, dtype=like.dtype, device=like.device)
-
-    def get_tau(self) -> torch.Tensor:
-        """The membrane time constant (spikeDE's name)."""
-        return self.tau
 
     def threshold_noise(self, shape, like: torch.Tensor):
         """Threshold noise ``xi`` (spike if ``H - theta + xi >= 0``) or ``None``; overridden by noisy neurons."""
@@ -219,105 +132,22 @@ class BaseNeuron(nn.Module):
         return spike_config(self.reset_mode, self.v_reset, self.detach_reset, self.surrogate,
                             self.surrogate_grad_scale, noise, getattr(self, "noise_in_grad", True))
 
+    def membrane_params(self, noise=None) -> MembraneParams:
+        """The :class:`spikeDE.dynamics.functional.MembraneParams` of this neuron (``noise``: threshold noise)."""
+        return MembraneParams(self.tau, self.leak, self.spike_config(noise))
+
     def own_dynamics(self) -> Dynamics:
         """The time stepping this neuron uses on its own (outside :class:`spikeDE.SNNWrapper`)."""
         return make_dynamics(self.integrator, self.order, self.coefficients, self.method, self.memory, self.dt)
 
     def yield_orders(self, owner: str = "SNNWrapper") -> None:
-        """Hand the order over to a wrapper: a learnable order (or multi-term weights) of the neuron's own would
-        never receive a gradient there, so it becomes fixed at its current value (a buffer, used only when the
-        neuron runs on its own), with a warning naming what to write instead."""
-        learn_a = self.order.learnable
-        learn_c = self.coefficients is not None and self.coefficients.learnable
-        if not (learn_a or learn_c):
-            return
-        where = type(self).__name__
-        warnings.warn(f"{where}: its own learnable order/weights (learn_alpha / learn_coefficient) are unused inside "
-                      f"{owner}, which owns the orders; they are fixed here. Write {owner}(..., alpha=..., "
-                      f"learn_alpha=True) instead.", UserWarning, stacklevel=3)
-        value = self.order.value
-        self.order = FractionalOrder(value, learnable=False, shape=tuple(value.shape), name=where)
-        if learn_c:
-            self.coefficients = MultiTermCoefficients(self.coefficients().detach(), False, where)
+        """Hand the order over to ``owner``: a learnable order (or multi-term weights) of the neuron's own becomes
+        fixed at its current value, with a warning (:func:`spikeDE.neuron_base.fixed_orders`)."""
+        fixed = fixed_orders(self.order, self.coefficients, type(self).__name__, owner)
+        if fixed is not None:
+            self.order, self.coefficients = fixed
 
-    # ----------------------------------------------------------------- state
-    def _clear_state(self):
-        # plain state attributes (never parameters or buffers): written to __dict__ directly, which is what
-        # nn.Module.__setattr__ does for them after its checks, without the checks' cost on the hot path
-        self.__dict__.update(_last_step=None, _v_state=None, _stream=None, _stream_kernel=None, _stream_du=None,
-                             v=None, spike=None, v_seq=None, spike_seq=None)
-
-    def reset(self):
-        """Forget the state (membrane, fractional history, recorded sequences): the next call starts at rest."""
-        self._clear_state()
-
-    #: attributes that hold the single-step (streaming) state: membrane, history / SOE modes, cached kernel
-    STREAM_STATE = ("_v_state", "_stream", "_stream_kernel", "_stream_du")
-
-    def stream_state(self) -> tuple:
-        """The single-step state as an opaque tuple (all ``None`` at rest), to keep several streams apart:
-        ``state = n.stream_state()`` ... ``n.load_stream_state(state)`` continues that stream."""
-        return tuple(self.__dict__[k] for k in self.STREAM_STATE)
-
-    def load_stream_state(self, state: tuple) -> None:
-        """Continue from ``state`` (from :meth:`stream_state`, or ``(None,) * len(STREAM_STATE)`` for rest).
-        The neuron works on a copy: later steps never change ``state`` itself."""
-        if not isinstance(state, tuple) or len(state) != len(self.STREAM_STATE):
-            raise ValueError(f"{type(self).__name__}.load_stream_state: expected a tuple of {len(self.STREAM_STATE)} "
-                             f"entries from stream_state(), got {type(state).__name__} of length "
-                             f"{len(state) if isinstance(state, tuple) else '-'}")
-        self.__dict__.update({k: _private_copy(v) for k, v in zip(self.STREAM_STATE, state)})
-
-    # ----------------------------------------------------------------- forward
-    def forward(self, x: torch.Tensor, context: CallContext | None = None) -> torch.Tensor:
-        """Spikes for ``x`` (see the module docstring); ``context``: the orders and call layout from
-        :class:`spikeDE.SNNWrapper` (``None``: the neuron's own settings)."""
-        check_floating(x, "input", type(self).__name__)
-        ext = context
-        if ext is not None and not isinstance(ext, CallContext):
-            raise TypeError(f"{type(self).__name__}: context must be a CallContext (passed by SNNWrapper) or None, "
-                            f"got {type(ext).__name__}")
-        if ext is not None:
-            dyn = ext.dynamics
-            if ext.mode == "fold":
-                expected = ext.steps * ext.batch
-                ext.calls += 1
-                if ext.calls > 1:  # recurrence: the folded sequence cannot hold feedback from later steps
-                    raise RuntimeError(
-                        f"{type(self).__name__} '{ext.name}' was called twice in one forward of a multi-step "
-                        f"SNNWrapper: a recurrent network (its output fed back) cannot run on the folded "
-                        f"sequence, use SNNWrapper(..., step_mode='single'); a layer reused in a feed-forward "
-                        f"network needs a separate instance per call")
-                if x.dim() < 1 or x.shape[0] != expected:
-                    raise RuntimeError(
-                        f"{type(self).__name__} '{ext.name}': SNNWrapper runs the network once on the sequence "
-                        f"folded into the batch (first dimension T*B = {ext.steps}*{ext.batch} = {expected}), but "
-                        f"this neuron received shape {tuple(x.shape)}. The network mixes the batch dimension or "
-                        f"calls neurons on other tensors; use SNNWrapper(..., step_mode='single').")
-                if x.numel() == 0:
-                    return torch.zeros_like(x)
-                seq = x.reshape(ext.steps, -1)
-                out = self._run_sequence(seq, dyn, (ext.steps, ext.batch) + tuple(x.shape[1:]))
-                return out.reshape(x.shape)
-            if ext.step_index == getattr(self, "_last_step", None):
-                raise RuntimeError(f"{type(self).__name__} '{ext.name}' was called twice in one time step; "
-                                   f"a neuron layer keeps one state, use a separate instance per call")
-            self.__dict__["_last_step"] = ext.step_index
-            return self._run_step(x, dyn)
-        dyn = self.own_dynamics()
-        if self.step_mode == "m":
-            if x.dim() < 2:
-                raise ValueError(f"{type(self).__name__} (multi-step mode) expects input [T, B, ...] with at least "
-                                 f"2 dimensions, got shape {tuple(x.shape)}; use step_mode='s' for one step [B, ...]")
-            if x.numel() == 0:
-                return torch.zeros_like(x)
-            seq = x.reshape(x.shape[0], -1)
-            return self._run_sequence(seq, dyn, tuple(x.shape)).reshape(x.shape)
-        if x.dim() < 1:
-            raise ValueError(f"{type(self).__name__} (single-step mode) expects input [B, ...], got a scalar")
-        return self._run_step(x, dyn)
-
-    # ----------------------------------------------------------------- extension points and dynamics
+    # ----------------------------------------------------------------- dynamics (state and dispatch: StepModule)
     def input_sequence(self, seq: torch.Tensor, dyn: Dynamics) -> torch.Tensor:
         """The membrane's input ``X_t`` (``[T, D]``) from the layer input ``seq``; identity here. A neuron with a
         synapse (:class:`spikeDE.CubaLIFNeuron`) filters it."""
@@ -327,48 +157,32 @@ class BaseNeuron(nn.Module):
         """The single-step counterpart of :meth:`input_sequence` (may keep state in :attr:`STREAM_STATE`)."""
         return x
 
-    def membrane_params(self, noise=None) -> MembraneParams:
-        """The :class:`spikeDE.dynamics.functional.MembraneParams` of this neuron (``noise``: threshold noise)."""
-        return MembraneParams(self.tau, self.leak, self.spike_config(noise))
-
     def _run_sequence(self, seq: torch.Tensor, dyn: Dynamics, shape: tuple) -> torch.Tensor:
         seq = self.input_sequence(seq, dyn)
         noise = self.threshold_noise(seq.shape, seq)
         S, V = membrane_sequence(seq, self.theta(seq), self.membrane_params(noise), dyn)
-        state = self.__dict__
-        state["v"], state["spike"] = V[-1].detach().reshape(shape[1:]), S[-1].detach().reshape(shape[1:])
-        if self.record:
-            state["v_seq"], state["spike_seq"] = V.detach().reshape(shape), S.detach().reshape(shape)
+        record_sequence(self.__dict__, S, V, shape, self.record)
         return S
 
     def _run_step(self, x: torch.Tensor, dyn: Dynamics) -> torch.Tensor:
-        shape = x.shape
-        held = self._v_state if self._v_state is not None else (
-            self._stream.window[-1] if self._stream is not None and self._stream.window else None)
-        check_stream_batch(x, held, type(self).__name__)  # a batch change without reset() is an error
+        check_step_batch(x, self.__dict__, type(self).__name__)
         flat = self.input_step(x.reshape(-1), dyn)
-        xi = self.threshold_noise(flat.shape, flat)
-        s, v = self._membrane_step(flat, dyn, self.theta(flat), xi)
-        self.__dict__.update(v=v.detach().reshape(shape), spike=s.detach().reshape(shape))
-        return s.reshape(shape)
+        s, v = self._membrane_step(flat, dyn, self.theta(flat), self.threshold_noise(flat.shape, flat))
+        self.__dict__.update(v=v.detach().reshape(x.shape), spike=s.detach().reshape(x.shape))
+        return s.reshape(x.shape)
 
     def _membrane_step(self, flat: torch.Tensor, dyn: Dynamics, theta: torch.Tensor, xi=None):
         """One step ``(S_t, V_t)`` of the membrane from the streaming state (kept in :attr:`STREAM_STATE`), with
         the threshold ``theta`` (0-d, or one value per neuron ``[D]``). Autograd through the step."""
-        d = self.__dict__
-        state = MembraneState(d["_v_state"], d["_stream"], d["_stream_kernel"], d["_stream_du"])
-        s, v, state = membrane_step(flat, theta, state, self.membrane_params(), dyn, xi)
-        d.update(_v_state=state.v, _stream=state.stream, _stream_kernel=state.kernel, _stream_du=state.du)
+        s, v, state = membrane_step(flat, theta, get_membrane(self.__dict__), self.membrane_params(), dyn, xi)
+        set_membrane(self.__dict__, state)
         return s, v
 
     def extra_repr(self) -> str:
-        parts = [f"tau={float(self.tau):.4g}", f"threshold={float(self.threshold):.4g}",
-                 f"surrogate={self.surrogate.name}(scale={self.surrogate_grad_scale:g})", f"reset={self.reset_mode!r}"]
-        if self.reset_mode == "zero":
-            parts.append(f"v_reset={self.v_reset:g}")
-        parts += [f"method={self.method!r}", f"memory={self.memory!r}", f"dt={self.dt:g}",
-                  f"step_mode={self.step_mode!r}"]
-        return ", ".join(parts)
+        reset = f"reset={self.reset_mode!r}" + (f", v_reset={self.v_reset:g}" if self.reset_mode == "zero" else "")
+        return (f"tau={float(self.tau):.4g}, threshold={float(self.threshold):.4g}, surrogate="
+                f"{self.surrogate.name}(scale={self.surrogate_grad_scale:g}), {reset}, method={self.method!r}, "
+                f"memory={self.memory!r}, dt={self.dt:g}, step_mode={self.step_mode!r}")
 
 
 class LIFNeuron(BaseNeuron):

@@ -16,6 +16,7 @@ import torch
 from ._checks import check_positive
 from .dynamics.adaptive import adapt, adaptation_params, adaptive_threshold
 from .neuron import BaseNeuron, Dynamics, LIFNeuron
+from .neuron_base import record_sequence, sequence_by_steps
 
 __all__ = ["AdaptiveLIFNeuron"]
 
@@ -40,10 +41,6 @@ class AdaptiveLIFNeuron(LIFNeuron):
         self.tau_adapt, self.beta = float(tau_adapt), float(beta)
         super().__init__(tau, threshold, surrogate_grad_scale, surrogate_opt, tau_learnable, **kwargs)
 
-    def _clear_state(self):
-        super()._clear_state()
-        self.__dict__["_adapt"] = None
-
     def _adaptive_step(self, flat: torch.Tensor, dyn: Dynamics):
         params = adaptation_params(self.beta, self.tau_adapt, dyn.dt)
         theta = adaptive_threshold(self.theta(flat), params, self._adapt, flat)
@@ -57,16 +54,8 @@ class AdaptiveLIFNeuron(LIFNeuron):
         return s.reshape(x.shape)
 
     def _run_sequence(self, seq: torch.Tensor, dyn: Dynamics, shape: tuple) -> torch.Tensor:
-        saved = self.stream_state()  # a multi-step call is its own sequence from rest
-        self.__dict__.update(dict.fromkeys(self.STREAM_STATE))
-        try:
-            steps = [self._adaptive_step(seq[t], dyn) for t in range(seq.shape[0])]
-        finally:
-            self.__dict__.update(zip(self.STREAM_STATE, saved))
-        S, V = torch.stack([s for s, _ in steps]), torch.stack([v for _, v in steps])
-        self.__dict__.update(v=V[-1].detach().reshape(shape[1:]), spike=S[-1].detach().reshape(shape[1:]))
-        if self.record:
-            self.__dict__.update(v_seq=V.detach().reshape(shape), spike_seq=S.detach().reshape(shape))
+        S, V = sequence_by_steps(self.__dict__, self.STREAM_STATE, lambda x_t: self._adaptive_step(x_t, dyn), seq)
+        record_sequence(self.__dict__, S, V, shape, self.record)
         return S
 
     def extra_repr(self) -> str:

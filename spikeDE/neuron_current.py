@@ -35,10 +35,6 @@ class CubaLIFNeuron(LIFNeuron):
         self.tau_syn = float(tau_syn)
         super().__init__(tau, threshold, surrogate_grad_scale, surrogate_opt, tau_learnable, **kwargs)
 
-    def _clear_state(self):
-        super()._clear_state()
-        self.__dict__["_i_syn"] = None
-
     def input_sequence(self, seq: torch.Tensor, dyn: Dynamics) -> torch.Tensor:
         return synaptic_current(seq, self.tau_syn / dyn.dt)
 

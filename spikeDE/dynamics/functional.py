@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import torch
 
+from ..fractional.memory import parse_memory
 from ..fractional.schemes import DEFAULT_SOE_TOL, SOE_HORIZON
 from ..fractional.soe import far_field_soe
 from .fractional import DEFAULT_BLOCK, DEFAULT_SOE_BLOCK, DEFAULT_SUB_BLOCK, MemoryPlan, StreamState, fractional_sequence
@@ -27,7 +28,8 @@ from .lif import lif_sequence, lif_step
 from .schemes import SOE_METHODS, far_soe_weights, membrane_recurrence, multiterm_kernel
 from .spiking import SpikeConfig
 
-__all__ = ["Dynamics", "MembraneParams", "MembraneState", "membrane_sequence", "membrane_step"]
+__all__ = ["Dynamics", "MembraneParams", "MembraneState", "membrane_sequence", "membrane_step", "check_integrator",
+           "check_memory", "make_dynamics"]
 
 
 @dataclass
@@ -146,3 +148,43 @@ def membrane_step(x: torch.Tensor, theta: torch.Tensor, state: MembraneState, pa
             kernel = _recurrence(params, dyn, max(64, 2 * need) if L is None else L + 1, x) + (None,)
     s, v = st.step(x, kernel[0], kernel[1], theta, params.spike, kernel[2], xi)
     return s, v, state._replace(kernel=kernel)
+
+
+# ---------------------------------------------------------------------------------------------- building a Dynamics
+_INTEGRATORS = {"odeint": "odeint", "odeint_adjoint": "odeint", "fdeint": "fdeint", "fdeint_adjoint": "fdeint"}
+
+
+def check_integrator(integrator: str) -> str:
+    """``'odeint'`` (integer order) or ``'fdeint'`` (fractional); the ``*_adjoint`` names of spikeDE are
+    accepted (the hand-written backward passes are already memory-lean)."""
+    if not isinstance(integrator, str) or integrator.strip().lower() not in _INTEGRATORS:
+        raise ValueError(f"integrator must be 'odeint' or 'fdeint' (or their '_adjoint' names), got {integrator!r}")
+    return _INTEGRATORS[integrator.strip().lower()]
+
+
+def check_memory(memory, where: str | None = None):
+    """``None`` (full memory), an int ``L >= 1`` (short memory: the last ``L`` steps) or ``'soe'``, validated by
+    the one parser :func:`spikeDE.fractional.memory.parse_memory`; spikeDE's ``memory=-1`` means full memory."""
+    if isinstance(memory, int) and not isinstance(memory, bool) and memory == -1:
+        return None
+    if isinstance(memory, str):
+        memory = memory.strip().lower()
+    try:
+        spec = parse_memory(memory)
+    except ValueError:
+        prefix = f"{where}: " if where else ""
+        raise ValueError(f"{prefix}memory must be None (full), an int >= 1 (short memory) or 'soe', "
+                         f"got {memory!r}") from None
+    return {"full": None, "short": spec.steps, "soe": "soe"}[spec.kind]
+
+
+def make_dynamics(integrator: str, order, coefficients, method: str, memory, dt: float, **kwargs) -> Dynamics:
+    """:class:`Dynamics` with the orders evaluated now (graph kept for learnable ones): ``order`` and
+    ``coefficients`` are callables returning ``alpha`` and the multi-term weights (:class:`spikeDE.order.
+    FractionalOrder`, :class:`spikeDE.order.MultiTermCoefficients`, or ``None``). Integer order for
+    ``integrator='odeint'`` or a fixed order of exactly 1 (except for ``heun``, Heun's step at 1)."""
+    if integrator == "odeint" or order is None:
+        return Dynamics("odeint", None, None, method, memory, dt, integer=True, **kwargs)
+    coefs = coefficients() if coefficients is not None else None
+    integer = order.is_one() and method != "heun"
+    return Dynamics(integrator, order(), coefs, method, memory, dt, integer=integer, **kwargs)

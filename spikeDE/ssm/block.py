@@ -188,7 +188,7 @@ class LoongSpike(nn.Module):
         dtype = dtype or self.mix.weight.dtype
         device = device or self.mix.weight.device
         return LoongSpikeState(self.ssm.default_state(batch, device=device, dtype=dtype),
-                               (None,) * len(BaseNeuron.STREAM_STATE))
+                               (None,) * len(self.neuron.STREAM_STATE))  # the neuron's own state entries
 
     def step(self, x_t: torch.Tensor, state: LoongSpikeState):
         """One streaming step ``x_t [B, H] -> (out_t [B, H], new state)``; the given state is not modified.
