@@ -21,8 +21,8 @@ from ._checks import check_floating, check_positive, check_stream_batch, check_t
 from .dynamics.functional import Dynamics, MembraneState
 from .order import FractionalOrder, MultiTermCoefficients
 
-__all__ = ["StepModule", "CallContext", "MEMBRANE_STATE", "check_neuron_args", "check_step_mode", "call_layout", "fixed_orders",
-           "check_stream_state", "private_copy", "get_membrane", "set_membrane", "check_step_batch",
+__all__ = ["StepModule", "CallContext", "MEMBRANE_STATE", "check_neuron_args", "check_step_mode", "call_layout",
+           "fixed_orders", "check_stream_state", "private_copy", "get_membrane", "set_membrane", "check_step_batch",
            "record_sequence", "sequence_by_steps"]
 
 #: the neuron attributes holding the fields of :class:`spikeDE.dynamics.functional.MembraneState`, in order
@@ -139,12 +139,12 @@ def private_copy(obj):
 
 def get_membrane(state: dict) -> MembraneState:
     """The :class:`MembraneState` held in a neuron's attributes ``state`` (its ``__dict__``)."""
-    return MembraneState(*(state[k] for k in MEMBRANE_STATE))
+    return MembraneState(state["_v_state"], state["_stream"], state["_stream_kernel"], state["_stream_du"])
 
 
 def set_membrane(state: dict, membrane: MembraneState) -> None:
     """Store ``membrane`` in a neuron's attributes ``state`` (its ``__dict__``)."""
-    state.update(zip(MEMBRANE_STATE, membrane))
+    state.update(_v_state=membrane.v, _stream=membrane.stream, _stream_kernel=membrane.kernel, _stream_du=membrane.du)
 
 
 def check_step_batch(x: torch.Tensor, state: dict, where: str) -> None:
@@ -222,10 +222,13 @@ class StepModule(nn.Module):
         return self._run_sequence(x.reshape(shape[0], -1), dyn, shape).reshape(x.shape)
 
     def own_dynamics(self) -> Dynamics:
+        """The time stepping of a call outside :class:`spikeDE.SNNWrapper`."""
         raise NotImplementedError
 
     def _run_sequence(self, seq: torch.Tensor, dyn: Dynamics, shape: tuple) -> torch.Tensor:
+        """Spikes ``[T, D]`` of the sequence ``seq`` (``[T, D]``, the layer's shape ``shape``) from rest."""
         raise NotImplementedError
 
     def _run_step(self, x: torch.Tensor, dyn: Dynamics) -> torch.Tensor:
+        """Spikes of one step ``x`` (``[B, ...]``) from the streaming state, which it advances."""
         raise NotImplementedError

@@ -10,6 +10,9 @@ A neuron layer is ``tau D^alpha v = -lambda v + I`` (``lambda = 1``: LIF, ``0``:
   :class:`MembraneState` (autograd through the step; the same arithmetic as the sequence). ``theta`` may be one
   value per neuron (``[D]``), which is how an adaptive threshold plugs in (:mod:`.adaptive`).
 
+:func:`make_dynamics` builds the :class:`Dynamics` of a call (the orders evaluated now); :func:`check_memory` and
+:func:`check_integrator` validate its settings.
+
 A new neuron type changes one piece and keeps the rest: its input drive (a synapse, :mod:`.synapse`, in front of
 :func:`membrane_sequence`), its threshold (per step, :mod:`.adaptive`) or its reset (:class:`.spiking.SpikeConfig`).
 """
