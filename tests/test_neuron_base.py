@@ -78,7 +78,7 @@ class Leaky(StepModule):
         return None
 
     def _run_sequence(self, seq, dyn, shape):
-        V = torch.stack(list(sequence_by_steps(self.__dict__, self.STREAM_STATE, self._step, seq)[1]))
+        _, V = sequence_by_steps(self.__dict__, self.STREAM_STATE, self._step, seq)
         self.__dict__["v"] = V[-1].reshape(shape[1:])
         return V
 
