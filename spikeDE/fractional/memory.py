@@ -261,8 +261,12 @@ class HistorySum:
         self.slots = nb if (kind == "full" or self.kernel_grad) else min(nb, window + 1)
         self.gslots = nb if kind == "full" else min(nb, window + 1)
         self._out_shape = self.shape if R == 1 else (R,) + self.shape
-        self.X = torch.zeros(self.slots * C, D, dtype=dt, device=dev)
-        self.F = torch.zeros(C, R, D, dtype=dt, device=dev)
+        # Rows are written before they are read, except the unused tail of the last block, which the kernel
+        # gradients read (times zero gradients): it is cleared. F is overwritten when a block opens.
+        self.X = torch.empty(self.slots * C, D, dtype=dt, device=dev)
+        last = ((nb - 1) % self.slots) * C
+        self.X[last + P - (nb - 1) * C:last + C].zero_()
+        self.F = torch.empty(C, R, D, dtype=dt, device=dev)
         self._Fp = self.F.unbind(0)  # [R, D] rows
         self._Fs = self.F.view((C,) + self._out_shape).unbind(0) if R == 1 else None  # the rows in x's shape
         self._Kq = [self._Kp[p % self.c] for p in range(C)]  # near kernel of step p of a block
@@ -451,7 +455,8 @@ class HistorySum:
         self._views = {}
 
     # ------------------------------------------------------------------ backward
-    def _reset_backward(self) -> None:
+    def _reset_backward(self, n: int) -> None:
+        """Fresh adjoint state for a backward pass that starts at step ``n``."""
         C, R, D, c = self.C, self.R, self.D, self.c
         kw = dict(dtype=self.dtype, device=self.device)
         # Gradients of the current block's sums. With one push scale s for all steps, GS holds the gradients of
@@ -459,10 +464,19 @@ class HistorySum:
         # holds the gradients of S_n and ``_bs = 1``.
         self._fold = self._uniform and self._scale0 is not None
         self._bs = float(self._scale0) if self._fold else 1.0
-        self.GS = torch.zeros(C, R, D, **kw)
+        self.GS = torch.empty(C, R, D, **kw)
+        self.GS[n % C + 1:].zero_()  # steps after n (none, or not in this pass); earlier rows are written first
         self._GSrows = self.GS.view((C,) + self._out_shape).unbind(0)
         self._GStail = [self.GS[p:p - p % c + c].view(-1, D) for p in range(C)]  # rows p .. end of sub-block
-        self.HG = torch.zeros(self.gslots * C, D, **kw)  # far-history gradients of older blocks
+        # far-history gradients of older blocks; with SOE memory a block's rows are overwritten before they are
+        # accumulated into, except for the first two blocks of the pass
+        if self.kind == "soe":
+            self.HG = torch.empty(self.gslots * C, D, **kw)
+            for b in (n // C, n // C - 1):
+                if b >= 0:
+                    self._hg_block(b).zero_()
+        else:
+            self.HG = torch.zeros(self.gslots * C, D, **kw)
         self._HGrows = self.HG.view(-1, 1, D).unbind(0)
         self._HGs = self.HG.view((-1,) + self.shape).unbind(0)  # the same rows in the shape of x
         self._pending = None  # gradient of the next history value (chained pushes)
@@ -476,7 +490,7 @@ class HistorySum:
         ``u`` of ``scale * S_n`` (with ``chain``: ``g`` plus the gradient that ``x_{n+1}``, this step's increment,
         received from the later steps), and the kernel gradients when block ``n // C`` closes."""
         if self._bwd_expect != n:
-            self._reset_backward()
+            self._reset_backward(n)
         C = self.C
         p = n % C
         q = p % self.c
