@@ -57,6 +57,13 @@ def euler(func, y0, t):
     return torch.stack(ys)
 
 
+def _construction_owner():
+    """The module whose ``SOE_CONSTRUCTION`` switch the history engine reads (the SOE module, or the memory
+    module in older layouts)."""
+    from spikeDE.fractional import memory, soe
+    return soe if hasattr(soe, "SOE_CONSTRUCTION") else memory
+
+
 def runner(method: str, T: int, net, y0):
     t = torch.arange(T + 1, dtype=torch.float32) * H
 
@@ -73,12 +80,12 @@ def runner(method: str, T: int, net, y0):
         elif method == "soe":
             out = fdeint(func, y0, t, ALPHA, method="l1", memory="soe")
         else:  # the quadrature SOE (construction before balanced truncation)
-            from spikeDE.fractional import memory as mem
-            old, mem.SOE_CONSTRUCTION = mem.SOE_CONSTRUCTION, "quadrature"
+            owner = _construction_owner()
+            old, owner.SOE_CONSTRUCTION = owner.SOE_CONSTRUCTION, "quadrature"
             try:
                 out = fdeint(func, y0, t, ALPHA, method="l1", memory="soe")
             finally:
-                mem.SOE_CONSTRUCTION = old
+                owner.SOE_CONSTRUCTION = old
         (out[-1] ** 2).sum().backward()
 
     return run
