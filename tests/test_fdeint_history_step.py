@@ -32,7 +32,7 @@ def _grads(outs, inputs, weights):
 
 
 def _assert_grads_close(g1, g2, memory):
-    tol = dict(rtol=1e-7, atol=1e-8) if memory.kind == "soe" else dict(rtol=1e-10, atol=1e-11)
+    tol = {"rtol": 1e-7, "atol": 1e-8} if memory.kind == "soe" else {"rtol": 1e-10, "atol": 1e-11}
     for a, b in zip(g1, g2):
         torch.testing.assert_close(a, b, **tol)
 
@@ -59,7 +59,7 @@ def test_chained_steps_with_changing_scales(memory):
         S = sum(k[n - i] * xs[i] for i in range(n + 1))
         out2.append(bb[n] + scales[n] * S + coefs[n] * fb[n])
         xs.append(out2[-1] - bb[n])
-    tol = dict(rtol=1e-8, atol=1e-9) if memory.kind == "soe" else dict(rtol=1e-11, atol=1e-12)
+    tol = {"rtol": 1e-8, "atol": 1e-9} if memory.kind == "soe" else {"rtol": 1e-11, "atol": 1e-12}
     torch.testing.assert_close(torch.stack(out1), torch.stack(out2), **tol)
     torch.manual_seed(4)
     W = [torch.randn(2, 3, dtype=F64) for _ in range(T)]
@@ -78,13 +78,15 @@ def test_two_kernels_with_changing_scales(memory):
     a2 = torch.tensor(0.4, dtype=F64, requires_grad=True)
     xa, xb = _leaves(T, (3,), 5), _leaves(T, (3,), 5)
     scales = [1.0 + 0.1 * (n % 4) for n in range(T)]
-    kern = lambda a: [([("rectangle", a, 1.0)], 0), ([("trapezoid", a, 1.0)], 1)]  # noqa: E731
+    def kern(a):
+        return [([("rectangle", a, 1.0)], 0), ([("trapezoid", a, 1.0)], 1)]
+
     hs = HistorySum(kern(a1), T, xa[0], memory=memory, block_size=block)
     out1 = [hs.push(xa[n], scale=scales[n]) for n in range(T)]
     hs.close()
     ks = [_kernel(rectangle_weights(a2, T), memory, 0), _kernel(trapezoid_weights(a2, T + 1)[1:], memory, 1)]
     out2 = [scales[n] * torch.stack([sum(k[n - i] * xb[i] for i in range(n + 1)) for k in ks]) for n in range(T)]
-    tol = dict(rtol=1e-8, atol=1e-9) if memory.kind == "soe" else dict(rtol=1e-11, atol=1e-12)
+    tol = {"rtol": 1e-8, "atol": 1e-9} if memory.kind == "soe" else {"rtol": 1e-11, "atol": 1e-12}
     torch.testing.assert_close(torch.stack(out1), torch.stack(out2), **tol)
     torch.manual_seed(6)
     w = [torch.randn(2, 3, dtype=F64) for _ in range(T)]
