@@ -219,12 +219,16 @@ class HistorySum:
         Knear = near.permute(1, 0, 2).contiguous()  # [C, R, C]
         KT = self.kpad[:, :c].t().contiguous()  # [c, R]
         self._Kp = [Knear[q, :, :q + 1] for q in range(c)]
-        self._KTp = [KT[:c - q].reshape(-1) for q in range(c)]
+        self._KTrow = [KT[:c - q].reshape(1, -1) for q in range(c)]  # [1, (c - q) R]: adjoint of the near part
         self._Kmid = [None] + [Knear[s * c:(s + 1) * c, :, :s * c].reshape(c * R, s * c).contiguous()
                                for s in range(1, C // c)]
         self.soe_in = None
         if kind == "soe":
             self._init_soe(kernels, shifts, memory.tol)
+            # The factored mode maps multiplied out: one matrix product each per block (the factors are for
+            # the per-kernel adjoint modes of the weight gradients).
+            self.Emat = self.Abd @ self.B  # [C R, M]: modes -> steps of a block, weights included
+            self.Gmat = self.GA @ self.GB  # [M, C]: a finished block -> modes
 
         self.kernel_grad = bool(torch.is_grad_enabled() and (
             self.kappa_in.requires_grad or (self.soe_in is not None and self.soe_in.requires_grad)))
@@ -237,14 +241,21 @@ class HistorySum:
             window = 2
         self.slots = nb if (kind == "full" or self.kernel_grad) else min(nb, window + 1)
         self.gslots = nb if kind == "full" else min(nb, window + 1)
-        self.X = torch.zeros(self.slots * C, D, dtype=dt, device=dev)
-        self.F = torch.zeros(C, R, D, dtype=dt, device=dev)
-        self._Fp = self.F.unbind(0)
+        self._out_shape = self.shape if R == 1 else (R,) + self.shape
+        # Rows are written before they are read, except the unused tail of the last block, which the kernel
+        # gradients read (times zero gradients): it is cleared. F is overwritten when a block opens.
+        self.X = torch.empty(self.slots * C, D, dtype=dt, device=dev)
+        last = ((nb - 1) % self.slots) * C
+        self.X[last + P - (nb - 1) * C:last + C].zero_()
+        self.F = torch.empty(C, R, D, dtype=dt, device=dev)
+        self._Fp = self.F.unbind(0)  # [R, D] rows
+        self._Fs = self.F.view((C,) + self._out_shape).unbind(0) if R == 1 else None  # the rows in x's shape
+        self._Kq = [self._Kp[p % self.c] for p in range(C)]  # near kernel of step p of a block
         self._Fsub = [self.F[p:p + self.c].view(-1, D) for p in range(0, C, self.c)]
         self._views = {}
         self._scratch = None
-        self._out_shape = self.shape if R == 1 else (R,) + self.shape
         self._bwd_expect = None
+        self._scale0, self._uniform = None, True  # the push scale, if every push used the same one
 
     def _init_soe(self, kernels, shifts, tol: float) -> None:
         """Modes for lags ``>= C+1``: ``kappa_r(j) ~ sum_m omega_{r,m} exp(-lambda_m j)``, propagated per block by
@@ -308,8 +319,7 @@ class HistorySum:
         if views is None:
             C, c, s0 = self.C, self.c, slot * self.C
             views = (self.X[s0:s0 + C].view((C,) + self.shape).unbind(0),
-                     [self.X[s0 + p - p % c:s0 + p + 1] for p in range(C)], self.X[s0:s0 + C],
-                     [self.X[s0 + p:s0 + p + 1] for p in range(C)])
+                     [self.X[s0 + p - p % c:s0 + p + 1] for p in range(C)], self.X[s0:s0 + C])
             if self.slots <= 8:
                 self._views[slot] = views
         return views
@@ -327,11 +337,11 @@ class HistorySum:
         """Far history of every step of block ``b`` (one or two matrix products)."""
         C, R, D = self.C, self.R, self.D
         Fv = self.F.view(C * R, D)
-        self._rows, self._prefix, self._xblock, self._rows2d = self._slot_views(b % self.slots)
+        self._rows, self._prefix, self._xblock = self._slot_views(b % self.slots)
         if self.kind == "soe":
             if b >= 2:  # absorb block b-2 into the modes, then evaluate them at the C steps
-                self.Z.mul_(self.decay.unsqueeze(1)).addmm_(self.GA, self.GB @ self._block(b - 2))
-                torch.mm(self.Abd, self.B @ self.Z, out=Fv)
+                self.Z.mul_(self.decay.unsqueeze(1)).addmm_(self.Gmat, self._block(b - 2))
+                torch.mm(self.Emat, self.Z, out=Fv)
                 Fv.addmm_(self.T1, self._block(b - 1))
             elif b == 1:
                 torch.mm(self.T1, self._block(0), out=Fv)
@@ -348,46 +358,43 @@ class HistorySum:
             Fv.zero_()
 
     def _next_row(self, n: int) -> torch.Tensor:
-        """``[1, D]`` view of the buffer row that will hold ``x_{n+1}`` (a scratch row after the last step)."""
+        """View (shape of ``x``) of the buffer row that will hold ``x_{n+1}`` (a scratch row after the last step)."""
         m = n + 1
         if m >= self.P:
             if self._scratch is None:
-                self._scratch = torch.empty(1, self.D, dtype=self.dtype, device=self.device)
+                self._scratch = torch.empty(self.shape, dtype=self.dtype, device=self.device)
             return self._scratch
         p = m % self.C
         if p:  # same block
-            return self._rows2d[p]
+            return self._rows[p]
         r = ((m // self.C) % self.slots) * self.C
-        return self.X[r:r + 1]
+        return self.X[r].view(self.shape)
 
     def _forward(self, x, scale=1.0, f=None, coef=0.0, base=None, chain=False) -> torch.Tensor:
         n = self.n
         if n >= self.P:
             raise RuntimeError(f"HistorySum: more than n_steps={self.P} values pushed")
         p = n % self.C
-        q = p % self.c
-        if q == 0:
+        if p % self.c == 0:
             if p == 0:
                 self._open_block(n // self.C)
             else:  # earlier sub-blocks of this block -> the c steps of the new sub-block
                 self._Fsub[p // self.c].addmm_(self._Kmid[p // self.c], self._xblock[:p])
         if x is not None:
             self._rows[p].copy_(x)
-        if chain:  # inc = scale S_n + coef f is the next history value x_{n+1}; out = base + inc
-            inc2d = torch.addmm(self._Fp[p], self._Kp[q], self._prefix[p], beta=scale, alpha=scale,
-                                out=self._next_row(n))
-            inc = inc2d.view(self.shape)
-            if f is not None:
-                inc.add_(f, alpha=coef)
-            out = inc + base if base is not None else inc.clone()
-        else:
-            out = torch.addmm(self._Fp[p], self._Kp[q], self._prefix[p], beta=scale, alpha=scale)
-            out = out.view(self._out_shape)
-            if f is not None:
-                out.add_(f, alpha=coef)
-            if base is not None:
-                out.add_(base)
         self.n = n + 1
+        if chain:  # inc = scale S_n + coef f is the next history value x_{n+1}; out = base + inc
+            # F[p] (used by this step only) becomes scale S_n in place; the increment goes to the next row
+            self._Fp[p].addmm_(self._Kq[p], self._prefix[p], beta=scale, alpha=scale)
+            row = self._rows[p + 1] if (p + 1 < self.C and n + 1 < self.P) else self._next_row(n)
+            inc = torch.add(self._Fs[p], f, alpha=coef, out=row) if f is not None else row.copy_(self._Fs[p])
+            return torch.add(base, inc) if base is not None else inc.clone()
+        out = torch.addmm(self._Fp[p], self._Kq[p], self._prefix[p], beta=scale, alpha=scale)
+        out = out.view(self._out_shape)
+        if f is not None:
+            out.add_(f, alpha=coef)
+        if base is not None:
+            out.add_(base)
         return out
 
     def push(self, x: torch.Tensor | None = None, *, scale: float = 1.0, f: torch.Tensor | None = None,
@@ -401,12 +408,18 @@ class HistorySum:
         """
         if (x is None) != (chain and self.n > 0):
             raise ValueError("HistorySum.push: give x for every push, or (chain=True) only for the first one")
+        if scale != self._scale0:
+            if self._scale0 is None:
+                self._scale0 = scale
+            else:
+                self._uniform = False
         prev = self._last
         if torch.is_grad_enabled() and (self.kernel_grad or (x is not None and x.requires_grad)
                                         or (prev is not None and prev.requires_grad)
                                         or (f is not None and f.requires_grad)
                                         or (base is not None and base.requires_grad)):
-            out = _HistoryStep.apply(self, self.kappa_in, self.soe_in, prev, (scale, coef, chain), x, f, base)
+            out = _apply_step(self, self.kappa_in, self.soe_in, prev,
+                              (self.n, scale, coef, chain, x is not None, f is not None, base is not None), x, f, base)
         else:
             out = self._forward(x, scale, f, coef, base, chain)
         self._last = out
@@ -418,19 +431,34 @@ class HistorySum:
         self.Z = None
         if not self.kernel_grad:
             self.X = None
-        self.F = self._Fp = self._rows = self._prefix = self._xblock = self._rows2d = self._scratch = None
+        self.F = self._Fp = self._Fs = self._rows = self._prefix = self._xblock = self._scratch = None
         self._views = {}
 
     # ------------------------------------------------------------------ backward
-    def _reset_backward(self) -> None:
-        C, R, D = self.C, self.R, self.D
+    def _reset_backward(self, n: int) -> None:
+        """Fresh adjoint state for a backward pass that starts at step ``n``."""
+        C, R, D, c = self.C, self.R, self.D, self.c
         kw = dict(dtype=self.dtype, device=self.device)
-        self.GS = torch.zeros(C, R, D, **kw)  # gradients of the current block's sums
+        # Gradients of the current block's sums. With one push scale s for all steps, GS holds the gradients of
+        # s * S_n (of the step outputs) and s enters the adjoint products as a factor (``_bs``); otherwise GS
+        # holds the gradients of S_n and ``_bs = 1``.
+        self._fold = self._uniform and self._scale0 is not None
+        self._bs = float(self._scale0) if self._fold else 1.0
+        self.GS = torch.empty(C, R, D, **kw)
+        self.GS[n % C + 1:].zero_()  # steps after n (none, or not in this pass); earlier rows are written first
         self._GSrows = self.GS.view((C,) + self._out_shape).unbind(0)
-        c = self.c
-        self._GStail = [self.GS[p:p - p % c + c].reshape(-1, D).t() for p in range(C)]
-        self.HG = torch.zeros(self.gslots * C, D, **kw)  # far-history gradients of older blocks
-        self._HGrows = self.HG.unbind(0)
+        self._GStail = [self.GS[p:p - p % c + c].view(-1, D) for p in range(C)]  # rows p .. end of sub-block
+        # far-history gradients of older blocks; with SOE memory a block's rows are overwritten before they are
+        # accumulated into, except for the first two blocks of the pass
+        if self.kind == "soe":
+            self.HG = torch.empty(self.gslots * C, D, **kw)
+            for b in (n // C, n // C - 1):
+                if b >= 0:
+                    self._hg_block(b).zero_()
+        else:
+            self.HG = torch.zeros(self.gslots * C, D, **kw)
+        self._HGrows = self.HG.view(-1, 1, D).unbind(0)
+        self._HGs = self.HG.view((-1,) + self.shape).unbind(0)  # the same rows in the shape of x
         self._pending = None  # gradient of the next history value (chained pushes)
         if self.kind == "soe":
             self.Zbar = torch.zeros(self.M, D, **kw)
@@ -438,28 +466,37 @@ class HistorySum:
                 self.Abar = torch.zeros(R, self.M, D, **kw)
 
     def _backward(self, n: int, g: torch.Tensor, scale: float = 1.0, chain: bool = False):
-        """Step ``n``: ``g`` is the gradient of ``S_n`` (times ``1/scale``); returns the gradient of ``x_n``, the
-        kernel gradients when block ``n // C`` closes, and (``chain``) ``g`` plus the gradient that ``x_{n+1}``
-        (this step's increment) received from the later steps."""
+        """Step ``n``: ``g`` is the gradient of the step output; returns the gradient of ``x_n``, the gradient
+        ``u`` of ``scale * S_n`` (with ``chain``: ``g`` plus the gradient that ``x_{n+1}``, this step's increment,
+        received from the later steps), and the kernel gradients when block ``n // C`` closes."""
         if self._bwd_expect != n:
-            self._reset_backward()
-        C, c = self.C, self.c
+            self._reset_backward(n)
+        C = self.C
         p = n % C
-        q = p % c
-        if chain and self._pending is not None:
-            g = g + self._pending
-        torch.mul(g, scale, out=self._GSrows[p])
+        q = p % self.c
+        row, pend = self._GSrows[p], self._pending
+        if self._fold:
+            u = torch.add(g, pend, out=row) if (chain and pend is not None) else row.copy_(g)
+        else:
+            u = g + pend if (chain and pend is not None) else g
+            torch.mul(u, scale, out=row)
         h0 = (n // C % self.gslots) * C
-        gx = torch.addmv(self._HGrows[h0 + p], self._GStail[p], self._KTp[q]).view(self.shape)
+        if chain and n > 0 and (p or self.kind != "short"):
+            # in place: the HG row (not read again in this pass; short memory clears a closed block's rows)
+            # becomes the gradient of x_n
+            self._HGrows[h0 + p].addmm_(self._KTrow[q], self._GStail[p], alpha=self._bs)
+            gx = self._HGs[h0 + p]
+        else:  # a new tensor (it may be handed to autograd)
+            gx = torch.addmm(self._HGrows[h0 + p], self._KTrow[q], self._GStail[p], alpha=self._bs).view(self.shape)
         gk = gw = None
         if q == 0:
             if p > 0:  # the sub-block's gradients reach the earlier sub-blocks of the same block
-                self.HG[h0:h0 + p].addmm_(self._Kmid[p // c].t(), self.GS[p:p + c].view(-1, self.D))
+                self.HG[h0:h0 + p].addmm_(self._Kmid[p // self.c].t(), self._GStail[p], alpha=self._bs)
             else:
                 gk, gw = self._close_block(n // C)
         self._pending = gx
         self._bwd_expect = n - 1 if n > 0 else None
-        return gx, g, gk, gw
+        return gx, u, gk, gw
 
     def _scatter(self, gk: torch.Tensor, vals: torch.Tensor, lag0: int) -> None:
         """``gk[r, lag0 + p - c] += vals[p, r, c]`` for lags inside ``[0, L)``."""
@@ -467,7 +504,7 @@ class HistorySum:
 
     def _close_block(self, b: int):
         """All step gradients of block ``b`` are known: send them to older blocks and to the kernels."""
-        C, R, D = self.C, self.R, self.D
+        C, R, D, bs = self.C, self.R, self.D, self._bs
         GSf = self.GS.view(C * R, D)
         gk = gw = None
         if self.kernel_grad:
@@ -475,27 +512,27 @@ class HistorySum:
             self._scatter(gk, (GSf @ self._block(b).t()).view(C, R, C), 0)
         if self.kind == "soe":
             if b >= 1:
-                self._hg_block(b - 1).addmm_(self.T1.t(), GSf)
+                self._hg_block(b - 1).addmm_(self.T1.t(), GSf, alpha=bs)
                 if gk is not None:
                     self._scatter(gk, (GSf @ self._block(b - 1).t()).view(C, R, C), C)
             if b >= 2:
-                Y = self.Abd.t() @ GSf  # [(r, k), D]
                 if self.soe_in.requires_grad:  # per-kernel adjoint modes, for the weight gradients
+                    Y = self.Abd.t() @ GSf  # [(r, k), D]
                     self.Abar.mul_(self.decay.view(1, -1, 1))
-                    self.Abar.baddbmm_(self.EB.t().expand(R, -1, -1), Y.view(R, self.rE, D))
+                    self.Abar.baddbmm_(self.EB.t().expand(R, -1, -1), Y.view(R, self.rE, D), alpha=bs)
                     zbar = (self.soe_in.detach().unsqueeze(2) * self.Abar).sum(0)
-                    gz = self.GA @ (self.GB @ self._block(b - 2))  # what block b-2 added to the modes
+                    gz = self.Gmat @ self._block(b - 2)  # what block b-2 added to the modes
                     gw = (gz.unsqueeze(0) * self.Abar).sum(2)
                 else:
-                    zbar = self.Zbar.mul_(self.decay.unsqueeze(1)).addmm_(self.B.t(), Y)
+                    zbar = self.Zbar.mul_(self.decay.unsqueeze(1)).addmm_(self.Emat.t(), GSf, alpha=bs)
                 # First contribution to block b-2 in this pass: overwrite (the ring slot holds stale data).
-                torch.mm(self.GB.t(), self.GA.t() @ zbar, out=self._hg_block(b - 2))
+                torch.mm(self.Gmat.t(), zbar, out=self._hg_block(b - 2))
         else:
             b0 = self._window(b)
             if b0 < b:
                 K = self._far_kernel(b, b0)
                 for off, s, cnt in self._runs(b0, b, self.gslots):
-                    self.HG[s * C:(s + cnt) * C].addmm_(K[:, off * C:(off + cnt) * C].t(), GSf)
+                    self.HG[s * C:(s + cnt) * C].addmm_(K[:, off * C:(off + cnt) * C].t(), GSf, alpha=bs)
                 if gk is not None:
                     for off, s, cnt in self._runs(b0, b, self.slots):
                         vals = (GSf @ self.X[s * C:(s + cnt) * C].t()).view(C, R, cnt * C)
@@ -504,28 +541,48 @@ class HistorySum:
                 self._hg_block(b).zero_()  # the ring slot is reused by an older block
         if gk is not None and not self.kappa_in.requires_grad:
             gk = None
+        if gk is not None and bs != 1.0:
+            gk.mul_(bs)
         return gk, gw
 
 
+def _step_backward(ctx, g):
+    n, scale, coef, chain, has_x, has_f, has_base = ctx.cfg
+    gx, u, gk, gw = ctx.hist._backward(n, g, scale, chain)
+    return (None, gk, gw, None, None, gx if has_x else None, u * coef if has_f else None, g if has_base else None)
+
+
+_step_backward_once = once_differentiable(_step_backward)
+
+
 class _HistoryStep(torch.autograd.Function):
-    """One step of :class:`HistorySum`: ``out = base + scale * S_n + coef * f`` (``cfg = (scale, coef, chain)``).
+    """One step of :class:`HistorySum`: ``out = base + scale * S_n + coef * f``
+    (``cfg = (n, scale, coef, chain, has_x, has_f, has_base)``).
 
     The backward is the adjoint of the blocked algorithm; it relies on the ``prev`` edge (the previous
-    step's output is an input), which makes autograd differentiate the steps newest first.
+    step's output is an input), which makes autograd differentiate the steps newest first. It is not itself
+    differentiable (a double backward raises).
     """
 
     @staticmethod
     def forward(ctx, hist, kappa, soe_w, prev, cfg, x, f, base):
-        scale, coef, chain = cfg
-        ctx.hist, ctx.n, ctx.cfg = hist, hist.n, cfg
-        ctx.has = (x is not None, f is not None, base is not None)
-        return hist._forward(x, scale, f, coef, base, chain)
+        ctx.hist, ctx.cfg = hist, cfg
+        return hist._forward(x, cfg[1], f, cfg[2], base, cfg[3])
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, g):
-        scale, coef, chain = ctx.cfg
-        gx, g_inc, gk, gw = ctx.hist._backward(ctx.n, g, scale, chain)
-        has_x, has_f, has_base = ctx.has
-        return (None, gk, gw, None, None, gx if has_x else None, g_inc * coef if has_f else None,
-                g if has_base else None)
+        if torch.is_grad_enabled():  # create_graph: outputs that raise when differentiated
+            return _step_backward_once(ctx, g)
+        return _step_backward(ctx, g)
+
+
+# The C-level apply that torch.autograd.Function.apply ends in (bound to _HistoryStep).
+_apply_fast = super(torch.autograd.Function, _HistoryStep).apply
+
+
+def _apply_step(*args):
+    """``_HistoryStep.apply`` without the Python-level dispatch of :meth:`torch.autograd.Function.apply` when
+    no functorch transform is active (the common case; that dispatch costs a few microseconds per step)."""
+    if torch._C._are_functorch_transforms_active():
+        return _HistoryStep.apply(*args)
+    return _apply_fast(*args)

@@ -22,12 +22,13 @@ def gl_march(pb: Problem, terms: list, factors: list) -> tuple:
     The history values ``u_i = y_i - y0`` are the increments over ``y0`` of the steps (chained pushes).
     """
     hists = [history(pb, [(tm, 1)], pb.steps, y0) for tm, y0 in zip(terms, pb.y0)]
-    return march(pb, hists, lambda n, y, _, f: tuple(_step(hs, n, yc, y0, fc, c) for hs, yc, y0, fc, c
-                                                     in zip(hists, y, pb.y0, f, factors)))
+    comps = [(hs, y0, c, fused(c)) for hs, y0, c in zip(hists, pb.y0, factors)]
+    return march(pb, hists, lambda n, y, _, f: tuple([_step(hs, n, yc, y0, fc, c, fz) for (hs, y0, c, fz), yc, fc
+                                                      in zip(comps, y, f)]))
 
 
-def _step(hs, n, y, y0, f, c):
-    if fused(c):
+def _step(hs, n, y, y0, f, c, fz):
+    if fz:
         return hs.push(torch.zeros_like(y0) if n == 0 else None, scale=-1.0, f=f, coef=c, base=y0, chain=True)
     return y0 + c * f - hs.push(y - y0)
 

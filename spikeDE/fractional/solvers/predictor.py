@@ -17,9 +17,10 @@ def solve_predictor(pb: Problem) -> tuple:
     N = pb.steps
     factors = scheme_factors("rectangle", pb)
     hists = [history(pb, [([("rectangle", a, 1.0)], 0)], N, y0) for a, y0 in zip(pb.alpha, pb.y0)]
+    comps = [(hs, c, y0, fused(c)) for hs, c, y0 in zip(hists, factors, pb.y0)]
 
     def step(n, y, _, f):
-        return tuple(hs.push(fc, scale=c, base=y0) if fused(c) else y0 + c * hs.push(fc)
-                     for hs, fc, c, y0 in zip(hists, f, factors, pb.y0))
+        return tuple([hs.push(fc, scale=c, base=y0) if fz else y0 + c * hs.push(fc)
+                      for (hs, c, y0, fz), fc in zip(comps, f)])
 
     return march(pb, hists, step)
