@@ -305,10 +305,10 @@ class FractionalSSM(nn.Module):
 
     def _stream_coefficients(self, dtype, device):
         r"""The step's coefficients in ``dtype`` (complex: the matching complex dtype) on ``device``:
-        ``(coef [H, 1, W+Q], decay [H, Q, 1, 1], in_gain [H, 1, M], fb [H, 1, M], C2 [H, 2M, 1], D [H], W, Q)``.
+        ``(coef [H, 1, W+Q], decay [H, W+Q, 1, 1], in_gain [H, 1, M], fb [H, 1, M], C2 [H, 2M, 1], D [H], W, Q)``.
 
         ``coef = -(w_1, ..., w_W, omega_1 e^{-r_1 (W+1)}, ..., omega_Q e^{-r_Q (W+1)})`` weighs the history
-        buffer, ``decay = e^{-r_q}``, ``in_gain = Delta^a B / (1 - Delta^a A)``, ``fb = 1 / (1 - Delta^a A)``,
+        buffer, ``decay = (0, ..., 0, e^{-r_1}, ..., e^{-r_Q})`` (zero on the ``W`` near rows), ``in_gain = Delta^a B / (1 - Delta^a A)``, ``fb = 1 / (1 - Delta^a A)``,
         ``C2 = 2 (Re C_m, -Im C_m)_m`` (so that ``2 Re(C s) = C2 . view_as_real(s)``). Cached under
         ``torch.no_grad()`` (recomputed when a parameter changes); differentiable with gradients enabled.
         """
@@ -332,7 +332,8 @@ class FractionalSSM(nn.Module):
         cdt = _C128 if dtype == torch.float64 else torch.complex64
         C = torch.view_as_complex(self.C.to(_F64))[0]
         C2 = (2.0 * torch.stack([C.real, -C.imag], -1)).reshape(H, 2 * M, 1)
-        out = (coef.to(dtype), torch.exp(-rates).reshape(H, Q, 1, 1).to(dtype), (dB * inv).unsqueeze(1).to(cdt),
+        decay = torch.cat([rates.new_zeros(H, W), torch.exp(-rates)], -1).reshape(H, W + Q, 1, 1)
+        out = (coef.to(dtype), decay.to(dtype), (dB * inv).unsqueeze(1).to(cdt),
                inv.unsqueeze(1).to(cdt), C2.to(dtype), None if self.D is None else self.D.to(dtype))
         out = tuple(None if t is None else t.to(device) for t in out) + (W, Q)
         if key is not None:
@@ -415,15 +416,15 @@ class FractionalSSM(nn.Module):
             s = torch.addcmul(gx, fb, hist)
             parts = [torch.view_as_real(s).reshape(H, 1, Bt, 2 * M), buf[:, :W - 1]]
             if Q:
-                parts.append(torch.addcmul(buf[:, W - 1:W], buf[:, W:], decay))
+                parts.append(torch.addcmul(buf[:, W - 1:W], buf[:, W:], decay[:, W:]))
             new = torch.cat(parts, 1)
-        else:  # the same, written straight into a fresh buffer
-            new = torch.empty_like(buf)
+        else:  # the same in one pass over the buffer (far rows; near rows zero-decayed), then the near rows
+            new = torch.addcmul(buf[:, W - 1:W], buf, decay) if Q else torch.empty_like(buf)
+            if not new.is_contiguous():  # the layout the state views assume
+                new = new.contiguous()
             torch.addcmul(gx, fb, hist, out=torch.view_as_complex(new[:, 0].view(H, Bt, M, 2)))
             if W > 1:
                 new[:, 1:W].copy_(buf[:, :W - 1])
-            if Q:
-                torch.addcmul(buf[:, W - 1:W], buf[:, W:], decay, out=new[:, W:])
         y = torch.bmm(new[:, 0], C2).view(H, Bt).t()
         if D is not None:
             y = torch.addcmul(y, x_t, D)
