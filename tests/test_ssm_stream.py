@@ -139,6 +139,15 @@ def test_gradients_through_steps_equal_the_parallel_gradients():
         torch.testing.assert_close(gs, gp, rtol=0.1 * ssm.stream_tol, atol=1e-3 * ssm.stream_tol * gp.abs().max())
 
 
+@pytest.mark.parametrize("d_skip", [True, False])
+def test_step_output_is_a_contiguous_batch_by_channel_tensor(d_skip):
+    ssm = FractionalSSM(6, 8, alpha=0.5, d_skip=d_skip)
+    for grad in (False, True):
+        with torch.set_grad_enabled(grad):
+            y, _ = ssm.step(torch.randn(5, 6), None)
+        assert y.shape == (5, 6) and y.is_contiguous()
+
+
 def test_empty_batch_and_state_mismatch():
     ssm = FractionalSSM(3, 4, alpha=0.5)
     y, state = ssm.step(torch.zeros(0, 3), None)

@@ -428,7 +428,7 @@ class FractionalSSM(nn.Module):
         y = torch.bmm(new[:, 0], C2).view(H, Bt).t()
         if D is not None:
             y = torch.addcmul(y, x_t, D)
-        return y, self._state_views(new, W)
+        return (y if y.is_contiguous() else y.contiguous()), self._state_views(new, W)
 
     def extra_repr(self) -> str:
         return (f"d_model={self.d_model}, d_state={self.d_state}, A={self.A_parameterization}, "
