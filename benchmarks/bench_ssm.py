@@ -19,8 +19,9 @@ tiny length); times are medians over repeats; ratios come from the same run.
    ``step`` call of one layer (H = 64, N = 64, batch 1) at alpha = 1 (fixed: the state is ``s_{n-1}``) and at
    alpha = 0.5 (learnable) with the layer's optimal SOE memory (balanced truncation, the default) and with the
    quadrature SOE it reduces (:func:`spikeDE.fractional.soe.soe_rates` / ``soe_weights``, no reduction), and
-   of the block stack (batch 8); the variants of a table run interleaved in one process (medians), so the
-   ratios to alpha = 1 come from the same run.
+   of the block stack (batch 8); the variants of a table run interleaved in one process (medians; with one
+   thread the process's CPU time, which other processes' load does not inflate), so the ratios to alpha = 1
+   come from the same run.
 4. Sequential digits (8x8 digits pixel by pixel): alpha learnable (sector and direct parameterisation of A)
    vs alpha = 1, ``--seeds`` seeds.
 5. Spiking classifier (``--only spiking``): training step (forward + backward + AdamW) of a 4-block
@@ -171,9 +172,10 @@ def worker_train(block: str, learn: bool, L: int, repeats: int, n_blocks: int) -
     return train_throughput(model, L, repeats)
 
 
-def interleaved_us_per_step(models: dict, xs: torch.Tensor, repeats: int) -> dict:
+def interleaved_us_per_step(models: dict, xs: torch.Tensor, repeats: int, clock=time.perf_counter) -> dict:
     """Median microseconds per ``step`` call (``torch.no_grad``, a fresh ``default_state`` per sequence) of each
-    model over ``xs [steps, batch, width]``, the models timed in turn within each repeat (same load)."""
+    model over ``xs [steps, batch, width]``, the models timed in turn within each repeat (same load), by
+    ``clock`` (wall clock, or the process's CPU time for one thread: other processes' load does not count)."""
 
     def runner(model):
         @torch.no_grad()
@@ -189,9 +191,9 @@ def interleaved_us_per_step(models: dict, xs: torch.Tensor, repeats: int) -> dic
     times = {k: [] for k in runs}
     for _ in range(repeats):
         for k, run in runs.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             run()
-            times[k].append(time.perf_counter() - t0)
+            times[k].append(clock() - t0)
     return {k: statistics.median(v) / xs.shape[0] * 1e6 for k, v in times.items()}
 
 
@@ -208,7 +210,8 @@ def worker_stream(model: str, steps: int, repeats: int, n_blocks: int) -> dict:
                   "optimal": Classifier("ssm-glu", 128, 128, 64, n_blocks, 10, alpha=0.5, learn_alpha=True)}
         batch, width = 8, 128
         modes = {k: m.blocks[0].ssm.stream_modes for k, m in models.items()}
-    us = interleaved_us_per_step(models, torch.randn(steps, batch, width), repeats)
+    clock = time.process_time if torch.get_num_threads() == 1 else time.perf_counter
+    us = interleaved_us_per_step(models, torch.randn(steps, batch, width), repeats, clock)
     return {k: {"us_step": us[k], "modes": modes[k]} for k in models}
 
 
@@ -326,7 +329,8 @@ def main():
         st_threads = a.threads or 1
         probe = FractionalSSM(4, 4, alpha=0.5)
         print(f"\n3. Streaming (torch.no_grad, float32, {st_threads} thread(s)), {steps} steps per sequence; "
-              f"microseconds per step call (median of {2 * reps + 1} interleaved repeats); SOE memory: Q modes per "
+              f"microseconds per step call ({'CPU time of the process' if st_threads == 1 else 'wall clock'}, median "
+              f"of {2 * reps + 1} interleaved repeats); SOE memory: Q modes per "
               f"state entry besides the W = {probe.stream_window} exact lags (stream_tol = {probe.stream_tol:g}, "
               f"lags up to {probe.stream_n_max})")
         soe = {"alpha=1": "alpha = 1 fixed (s_{n-1} only)",
