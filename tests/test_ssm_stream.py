@@ -42,7 +42,7 @@ def test_streaming_equals_parallel_float64(alpha, one_thread):
     with torch.no_grad():
         y = ssm(x)
         ys, _ = stream(ssm, x, ssm.default_state(2, dtype=F64))
-    assert ((ys - y).norm() / y.norm()).item() <= 1e-2 * ssm.stream_tol  # about 1e-3 stream_tol
+    assert ((ys - y).norm() / y.norm()).item() <= 0.1 * ssm.stream_tol
 
 
 def test_streaming_equals_parallel_float32(one_thread):
@@ -73,7 +73,7 @@ def test_state_fields_hold_the_window_and_the_discounted_far_history(one_thread)
         s = torch.stack(s, 1)  # [B, L, H, M]
         exact = gl_recurrence_states(ssm, x)
         rates, _ = ssm._stream_soe(ssm.discrete()[0])
-    assert ((s - exact).abs().max() / exact.abs().max()).item() <= 1e-2 * ssm.stream_tol
+    assert ((s - exact).abs().max() / exact.abs().max()).item() <= 0.1 * ssm.stream_tol
     assert state.near.shape == (3, 2, W, 6) and state.far.shape == (3, 2, Q, 6)
     torch.testing.assert_close(as_c(state.near), s[:, L - W:].flip(1).transpose(1, 2), rtol=0, atol=0)
     old = s[:, :L - W].flip(1)  # s_{L-W-1-k}, k = 0, 1, ...

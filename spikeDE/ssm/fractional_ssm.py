@@ -317,15 +317,14 @@ class FractionalSSM(nn.Module):
             key = (dtype, device) + self._stream_key()
             if self._stream_cache is not None and self._stream_cache[0] == key:
                 return self._stream_cache[1]
-        H, M = self.d_model, self.modes
+        (W, Q), H, M = self._stream_shape(), self.d_model, self.modes  # the state's shape
         a, lam, _, dB = self.discrete()
         a_h = a if a.dim() else a.expand(H)
-        if self.order.is_one():
-            W, rates, omega = 1, lam.real.new_zeros(H, 0), lam.real.new_zeros(H, 0)
-        else:
-            W = self.stream_window
+        if Q:
             rates, omega = self._stream_soe(a)  # [H, Q]: lags >= W + 1 (Q of the current orders)
-        Q = rates.shape[-1]
+            rates, omega = rates[:, :Q], omega[:, :Q]
+        else:  # a fixed order 1
+            rates = omega = lam.real.new_zeros(H, 0)
         w_near = gl_weights(a_h, W + 1).reshape(H, W + 1)[:, 1:]  # lags 1..W
         coef = -torch.cat([w_near, omega * torch.exp(-rates * (W + 1))], -1).reshape(H, 1, W + Q)
         inv = 1.0 / (1.0 - lam)
