@@ -15,7 +15,13 @@ tiny length); times are medians over repeats; ratios come from the same run.
    decoder; d_model 128, batch 8, at the same L; alpha learnable vs fixed alpha = 1; tokens/s, peak memory.
    Block kinds live in ``BLOCKS``: ``ssm-glu`` = FractionalSSM -> GELU -> GLU mixing with residual and
    layer norm (no spikes). Further kinds (the spiking block) register there and are chosen with ``--block``.
-3. Streaming: steps/s of one layer (H = 64, N = 64, batch 1) and of the block stack (batch 8).
+3. Streaming (``torch.no_grad``, float32, one intra-op thread unless ``--threads`` is given): time per
+   ``step`` call of one layer (H = 64, N = 64, batch 1) at alpha = 1 (fixed: the state is ``s_{n-1}``) and at
+   alpha = 0.5 (learnable) with the layer's optimal SOE memory (balanced truncation, the default) and with the
+   quadrature SOE it reduces (:func:`spikeDE.fractional.soe.soe_rates` / ``soe_weights``, no reduction), and
+   of the block stack (batch 8); the variants of a table run interleaved in one process (medians; with one
+   thread the process's CPU time, which other processes' load does not inflate), so the ratios to alpha = 1
+   come from the same run.
 4. Sequential digits (8x8 digits pixel by pixel): alpha learnable (sector and direct parameterisation of A)
    vs alpha = 1, ``--seeds`` seeds.
 5. Spiking classifier (``--only spiking``): training step (forward + backward + AdamW) of a 4-block
@@ -31,6 +37,7 @@ import json
 import os
 import statistics
 import sys
+import time
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +48,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import measure_peak, median_time, print_table, run_isolated, train_sequential_digits  # noqa: E402
 
+from spikeDE.fractional.soe import soe_rates, soe_weights
 from spikeDE.ssm import FractionalSSM, SpikingSSMClassifier  # noqa: E402
 
 
@@ -72,6 +80,16 @@ class SSMGLUBlock(nn.Module):
 
 
 BLOCKS = {"ssm-glu": SSMGLUBlock}
+
+
+class QuadratureSOESSM(FractionalSSM):
+    """The layer with the quadrature SOE streaming memory (fixed rates for lags ``W+1..stream_n_max`` at
+    ``stream_tol``, no balanced truncation): the construction the optimal SOE reduces, for comparison."""
+
+    def _stream_soe(self, a):
+        W, H = self.stream_window, self.d_model
+        rates, du = soe_rates(W + 1, self.stream_n_max, self.stream_tol, device=a.device)
+        return rates.expand(H, -1), soe_weights("gl", a if a.dim() else a.expand(H), rates, du)
 
 
 class Classifier(nn.Module):
@@ -154,23 +172,47 @@ def worker_train(block: str, learn: bool, L: int, repeats: int, n_blocks: int) -
     return train_throughput(model, L, repeats)
 
 
-def worker_stream(model: str, learn: bool, steps: int, repeats: int, n_blocks: int) -> dict:
+def interleaved_us_per_step(models: dict, xs: torch.Tensor, repeats: int, clock=time.perf_counter) -> dict:
+    """Median microseconds per ``step`` call (``torch.no_grad``, a fresh ``default_state`` per sequence) of each
+    model over ``xs [steps, batch, width]``, the models timed in turn within each repeat (same load), by
+    ``clock`` (wall clock, or the process's CPU time for one thread: other processes' load does not count)."""
+
+    def runner(model):
+        @torch.no_grad()
+        def run():
+            state = model.default_state(xs.shape[1])
+            for x_t in xs:
+                _, state = model.step(x_t, state)
+        return run
+
+    runs = {k: runner(m) for k, m in models.items()}
+    for run in runs.values():  # warm-up: coefficients, caches, code paths
+        run()
+    times = {k: [] for k in runs}
+    for _ in range(repeats):
+        for k, run in runs.items():
+            t0 = clock()
+            run()
+            times[k].append(clock() - t0)
+    return {k: statistics.median(v) / xs.shape[0] * 1e6 for k, v in times.items()}
+
+
+def worker_stream(model: str, steps: int, repeats: int, n_blocks: int) -> dict:
     torch.manual_seed(0)
     if model == "layer":
-        model, batch, width = FractionalSSM(64, 64, alpha=0.5 if learn else 1.0, learn_alpha=learn), 1, 64
+        models = {"alpha=1": FractionalSSM(64, 64, alpha=1.0, learn_alpha=False),
+                  "optimal": FractionalSSM(64, 64, alpha=0.5, learn_alpha=True),
+                  "quadrature": QuadratureSOESSM(64, 64, alpha=0.5, learn_alpha=True)}
+        batch, width = 1, 64
+        modes = {k: m.stream_modes for k, m in models.items()}
     else:
-        model = Classifier("ssm-glu", 128, 128, 64, n_blocks, 10, alpha=0.5 if learn else 1.0, learn_alpha=learn)
+        models = {"alpha=1": Classifier("ssm-glu", 128, 128, 64, n_blocks, 10, alpha=1.0, learn_alpha=False),
+                  "optimal": Classifier("ssm-glu", 128, 128, 64, n_blocks, 10, alpha=0.5, learn_alpha=True)}
         batch, width = 8, 128
-    xs = torch.randn(steps, batch, width)
-
-    @torch.no_grad()
-    def run():
-        state = model.default_state(batch)
-        for x_t in xs:
-            _, state = model.step(x_t, state)
-
-    t = median_time(run, repeats)
-    return {"steps_s": steps / t}
+        modes = {k: m.blocks[0].ssm.stream_modes for k, m in models.items()}
+    clock = time.process_time if torch.get_num_threads() == 1 else time.perf_counter
+    us = interleaved_us_per_step(models, torch.randn(steps, batch, width), repeats, clock)
+    return {k: {"us_step": us[k], "modes": modes[k]} for k in models}
 
 
 def worker_digits(variant: str, seed: int, epochs: int, n_blocks: int) -> dict:
@@ -283,20 +325,27 @@ def main():
         print_table(["L", "order", "step s", "tokens/s", "peak MiB", "time / alpha=1"], rows)
 
     if "stream" in sections:
-        from spikeDE.fractional.soe import soe_quadrature
-        probe = FractionalSSM(4, 4, alpha=0.5)
-        quad = soe_quadrature("gl", 0.5, probe.stream_window + 1, probe.stream_n_max, probe.stream_tol).modes
-        print(f"streaming memory at alpha = 0.5: {probe.stream_modes} SOE modes per state entry (optimal, balanced "
-              f"truncation at stream_tol) + {probe.stream_window} exact lags; quadrature SOE: {quad} modes")
-        print("\n3. Streaming (torch.no_grad, float32), steps/s (median)")
         steps = 50 if a.quick else 300
+        st_threads = a.threads or 1
+        probe = FractionalSSM(4, 4, alpha=0.5)
+        print(f"\n3. Streaming (torch.no_grad, float32, {st_threads} thread(s)), {steps} steps per sequence; "
+              f"microseconds per step call ({'CPU time of the process' if st_threads == 1 else 'wall clock'}, median "
+              f"of {2 * reps + 1} interleaved repeats); SOE memory: Q modes per "
+              f"state entry besides the W = {probe.stream_window} exact lags (stream_tol = {probe.stream_tol:g}, "
+              f"lags up to {probe.stream_n_max})")
+        soe = {"alpha=1": "alpha = 1 fixed (s_{n-1} only)",
+               "optimal": "alpha = 0.5, optimal SOE (balanced truncation)",
+               "quadrature": "alpha = 0.5, quadrature SOE (no reduction)"}
         rows = []
         for kind, label in (("layer", "one FractionalSSM, H=64, N=64, batch 1"),
                             ("stack", f"{a.blocks} x ssm-glu, d_model 128, N 64, batch 8")):
-            res = {learn: job("stream", model=kind, learn=learn, steps=steps, repeats=reps, n_blocks=a.blocks)
-                   for learn in (True, False)}
-            rows.append([label, res[True]["steps_s"], res[False]["steps_s"], res[False]["steps_s"] / res[True]["steps_s"]])
-        print_table(["model", "alpha=0.5 steps/s", "alpha=1 steps/s", "time / alpha=1"], rows)
+            res = run_isolated(script, ["--worker", json.dumps({"job": "stream", "threads": st_threads, "model": kind,
+                                                                "steps": steps, "repeats": 2 * reps + 1,
+                                                                "n_blocks": a.blocks})])
+            for k, r in res.items():
+                rows.append([label, soe[k], str(r["modes"]), r["us_step"], 1e6 / r["us_step"],
+                             r["us_step"] / res["alpha=1"]["us_step"]])
+        print_table(["model", "order / memory", "SOE modes Q", "us / step", "steps/s", "time / alpha=1"], rows)
 
     if "digits" in sections:
         seeds = 1 if a.quick else a.seeds

@@ -76,7 +76,13 @@ class FractionalSSMState(NamedTuple):
     as (real, imag) pairs, ``torch.view_as_complex(t.reshape(*t.shape[:-1], M, 2))``).
 
     ``near``: ``[B, H, W, 2M]``, the last ``W`` states ``s_{n-1}, ..., s_{n-W}``;
-    ``far``: ``[B, H, Q, 2M]``, the SOE accumulators ``F_q = sum_{j>=W+1} exp(-rate_q j) s_{n-j}``.
+    ``far``: ``[B, H, Q, 2M]``, the SOE accumulators of the history beyond the window, discounted from lag
+    ``W + 1``: ``G_q = sum_{k>=0} exp(-rate_q k) s_{n-W-1-k}``.
+
+    The states made by :meth:`FractionalSSM.default_state` and :meth:`FractionalSSM.step` are two views of
+    one contiguous history buffer ``[H, W + Q, B, 2M]`` (entry ``j`` of a channel: ``near`` for ``j < W``,
+    ``far`` after), so that one batched product gives the whole history sum. Any other tensors of these
+    shapes (e.g. ``torch.zeros``) are accepted too; the step then copies them into that layout once.
     """
 
     near: torch.Tensor
@@ -173,7 +179,7 @@ class FractionalSSM(nn.Module):
         S = 2 if self.bidirectional else 1
         self.C = nn.Parameter(torch.randn(S, H, M, 2, **fk) * math.sqrt(0.5))
         self.D = nn.Parameter(torch.randn(H, **fk)) if d_skip else None
-        self._stream_cache = None
+        self._stream_cache = self._stream_shape_cache = None
 
     # ----------------------------------------------------------------------------------------------------
     @property
@@ -251,15 +257,25 @@ class FractionalSSM(nn.Module):
         return y
 
     # ----------------------------------------------------------------------------------------------------
+    def _stream_key(self):
+        """Identity and version of every parameter and buffer: the streaming caches are valid while it holds."""
+        return tuple((id(t), t._version) for m in self.modules() for d in (m._parameters, m._buffers)
+                     for t in d.values() if t is not None)
+
     def _stream_shape(self):
         """``(W, Q)``: ``(1, 0)`` for a fixed order 1 (the GL history is just ``s_{n-1}``), else the near window
-        and the number of SOE accumulators (rate 0 included)."""
+        and the number of SOE accumulators (rate 0 included). Cached while the parameters are unchanged."""
         if self.order.is_one():
             return 1, 0
+        key = self._stream_key()
+        if self._stream_shape_cache is not None and self._stream_shape_cache[0] == key:
+            return self._stream_shape_cache[1]
         with torch.no_grad():
             a, _, _, _ = self.discrete()
             rates, _ = self._stream_soe(a.detach())
-        return self.stream_window, int(rates.shape[-1])
+        shape = (self.stream_window, int(rates.shape[-1]))
+        self._stream_shape_cache = (key, shape)
+        return shape
 
     def _stream_soe(self, a):
         """``(rates [H, Q], omega [H, Q])``: the far-field SOE of the GL weights for lags ``>= W + 1`` of each
@@ -281,48 +297,95 @@ class FractionalSSM(nn.Module):
         return self._stream_shape()[1]
 
     def _stream_coefficients(self, dtype, device):
-        """``(w_near [H, 1, W], omega [H, 1, Q], decay [H, Q, 1], inject [H, Q, 1], in_gain, fb, C [H, M], D [H])``."""
+        r"""The step's coefficients in ``dtype`` (complex: the matching complex dtype) on ``device``:
+        ``(coef [H, 1, W+Q], decay [H, W+Q, 1, 1], in_gain [H, 1, M], fb [H, 1, M], C2 [H, 2M, 1], D [H], W, Q)``.
+
+        ``coef = -(w_1, ..., w_W, omega_1 e^{-r_1 (W+1)}, ..., omega_Q e^{-r_Q (W+1)})`` weighs the history
+        buffer, ``decay = (0, ..., 0, e^{-r_1}, ..., e^{-r_Q})`` (zero on the ``W`` near rows), ``in_gain = Delta^a B / (1 - Delta^a A)``, ``fb = 1 / (1 - Delta^a A)``,
+        ``C2 = 2 (Re C_m, -Im C_m)_m`` (so that ``2 Re(C s) = C2 . view_as_real(s)``). Cached under
+        ``torch.no_grad()`` (recomputed when a parameter changes); differentiable with gradients enabled.
+        """
         key = None
         if not torch.is_grad_enabled():
-            key = (dtype, device) + tuple((id(t), t._version) for t in list(self.parameters()) + list(self.buffers()))
+            key = (dtype, device) + self._stream_key()
             if self._stream_cache is not None and self._stream_cache[0] == key:
                 return self._stream_cache[1]
-        (W, Q), H = self._stream_shape(), self.d_model
-        a, lam, c, dB = self.discrete()
+        (W, Q), H, M = self._stream_shape(), self.d_model, self.modes  # the state's shape
+        a, lam, _, dB = self.discrete()
         a_h = a if a.dim() else a.expand(H)
-        rates, omega = self._stream_soe(a)  # [H, Q]: lags >= W + 1 (Q of the current orders)
-        rates, omega = rates[:, :Q], omega[:, :Q]  # Q = 0 for a fixed order 1
-        omega = omega.reshape(H, 1, -1)
-        w_near = gl_weights(a_h, W + 1).reshape(H, 1, W + 1)[..., 1:]  # lags 1..W
+        if Q:
+            rates, omega = self._stream_soe(a)  # [H, Q]: lags >= W + 1 (Q of the current orders)
+            rates, omega = rates[:, :Q], omega[:, :Q]
+        else:  # a fixed order 1
+            rates = omega = lam.real.new_zeros(H, 0)
+        w_near = gl_weights(a_h, W + 1).reshape(H, W + 1)[:, 1:]  # lags 1..W
+        coef = -torch.cat([w_near, omega * torch.exp(-rates * (W + 1))], -1).reshape(H, 1, W + Q)
         inv = 1.0 / (1.0 - lam)
         cdt = _C128 if dtype == torch.float64 else torch.complex64
         C = torch.view_as_complex(self.C.to(_F64))[0]
-        out = (w_near.to(dtype), omega.to(dtype), torch.exp(-rates).unsqueeze(-1).to(dtype),
-               torch.exp(-rates * (W + 1)).unsqueeze(-1).to(dtype), (dB * inv).to(cdt), inv.to(cdt), C.to(cdt),
-               None if self.D is None else self.D.to(dtype))
-        out = tuple(None if t is None else t.to(device) for t in out)
+        C2 = (2.0 * torch.stack([C.real, -C.imag], -1)).reshape(H, 2 * M, 1)
+        decay = torch.cat([rates.new_zeros(H, W), torch.exp(-rates)], -1).reshape(H, W + Q, 1, 1)
+        out = (coef.to(dtype), decay.to(dtype), (dB * inv).unsqueeze(1).to(cdt),
+               inv.unsqueeze(1).to(cdt), C2.to(dtype), None if self.D is None else self.D.to(dtype))
+        out = tuple(None if t is None else t.to(device) for t in out) + (W, Q)
         if key is not None:
             self._stream_cache = (key, out)
         return out
+
+    def _state_views(self, buf: torch.Tensor, W: int) -> FractionalSSMState:
+        """``FractionalSSMState`` views of a history buffer ``[H, W + Q, B, 2M]``."""
+        H, J, B, K = buf.shape
+        stride, off = (K, J * B * K, B * K, 1), buf.storage_offset()
+        return FractionalSSMState(buf.as_strided((B, H, W, K), stride, off),
+                                  buf.as_strided((B, H, J - W, K), stride, off + W * B * K))
 
     def default_state(self, batch: int, *, device=None, dtype=None) -> FractionalSSMState:
         """Zero streaming state for ``batch`` sequences (``dtype``: the real dtype of the inputs)."""
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ValueError(f"{self._where}: batch must be an int >= 1, got {batch!r}")
-        kw = dict(dtype=dtype or self._param_dtype(), device=device or self.log_dt.device)
-        (W, Q), shape = self._stream_shape(), (batch, self.d_model)
-        return FractionalSSMState(torch.zeros(*shape, W, 2 * self.modes, **kw),
-                                  torch.zeros(*shape, Q, 2 * self.modes, **kw))
+        kw = {"dtype": dtype or self._param_dtype(), "device": device or self.log_dt.device}
+        W, Q = self._stream_shape()
+        return self._state_views(torch.zeros(self.d_model, W + Q, batch, 2 * self.modes, **kw), W)
+
+    def _state_buffer(self, state, batch: int, W: int, Q: int, dtype) -> torch.Tensor:
+        """The history buffer ``[H, W + Q, B, 2M]`` of ``state``: the buffer itself (no copy) when ``state``
+        holds two views of one buffer in the layout of :meth:`_state_views`, else a validated contiguous copy."""
+        if not isinstance(state, tuple) or len(state) != 2:
+            raise ValueError(f"{self._where}: state must be a FractionalSSMState (from default_state) or None "
+                             f"(start at zero), got {type(state).__name__}")
+        near, far = state
+        H, K, J = self.d_model, 2 * self.modes, W + Q
+        if (isinstance(near, torch.Tensor) and isinstance(far, torch.Tensor) and near.dtype == dtype
+                and far.dtype == dtype and near.shape == (batch, H, W, K) and far.shape == (batch, H, Q, K)
+                and near.stride() == (K, J * batch * K, batch * K, 1) and far.stride() == near.stride()
+                and far.storage_offset() == near.storage_offset() + W * batch * K):
+            if near.requires_grad or far.requires_grad:  # keep the graph: the views' own base
+                buf = near._base
+                if (buf is not None and far._base is buf and buf.shape == (H, J, batch, K) and buf.is_contiguous()
+                        and buf.storage_offset() == near.storage_offset()):
+                    return buf
+            elif near.untyped_storage().data_ptr() == far.untyped_storage().data_ptr():
+                return near.as_strided((H, J, batch, K), (J * batch * K, batch * K, K, 1))
+        for t, rows, what in ((near, W, "near"), (far, Q, "far")):
+            if not isinstance(t, torch.Tensor) or tuple(t.shape) != (batch, H, rows, K) or t.dtype != dtype:
+                got = (tuple(t.shape), t.dtype) if isinstance(t, torch.Tensor) else type(t).__name__
+                raise ValueError(f"{self._where}: state does not match the input/layer: {what} is {got}, expected "
+                                 f"shape {(batch, H, rows, K)} and dtype {dtype}; build it with "
+                                 "default_state(batch, dtype=...)")
+        return torch.cat([near.permute(1, 2, 0, 3), far.permute(1, 2, 0, 3)], 1)
 
     def step(self, x_t: torch.Tensor, state: FractionalSSMState | None):
         r"""One streaming step: ``x_t [B, H] -> (y_t [B, H], new state)`` (the given state is not modified).
 
-        ``s_n = (Delta^a B x_n - sum_{j=1}^{W} w_j s_{n-j} - sum_q omega_q F_q) / (1 - Delta^a A)`` with the
-        SOE accumulators ``F_q = sum_{j>=W+1} e^{-r_q j} s_{n-j}``, updated as
-        ``F_q <- e^{-r_q} F_q + e^{-r_q (W+1)} s_{n-W}``; ``y_n = 2 Re(C s_n) + D x_n``. Cost ``O(B H M (W+Q))``;
-        a fixed order 1 keeps only ``s_{n-1}`` (``W = 1, Q = 0``: the ordinary SSM recurrence).
-        Coefficients are cached under ``torch.no_grad()`` (recomputed when a parameter changes); with gradients
-        enabled the step is differentiable. ``state=None`` starts from zero (:meth:`default_state`).
+        ``s_n = (Delta^a B x_n - sum_{j=1}^{W} w_j s_{n-j} - sum_q omega_q e^{-r_q (W+1)} G_q) / (1 - Delta^a A)``
+        with the SOE accumulators ``G_q = sum_{k>=0} e^{-r_q k} s_{n-W-1-k}`` (so that
+        ``omega_q e^{-r_q (W+1)} G_q = sum_{j>=W+1} omega_q e^{-r_q j} s_{n-j}``), updated as
+        ``G_q <- e^{-r_q} G_q + s_{n-W}``; ``y_n = 2 Re(C s_n) + D x_n``. The whole history sum is one batched
+        product of the ``W + Q`` weights with the state buffer (:class:`FractionalSSMState`). Cost
+        ``O(B H M (W+Q))``; a fixed order 1 keeps only ``s_{n-1}`` (``W = 1, Q = 0``: the ordinary SSM
+        recurrence). Coefficients are cached under ``torch.no_grad()`` (recomputed when a parameter changes);
+        with gradients enabled the step is differentiable. ``state=None`` starts from zero
+        (:meth:`default_state`).
         """
         if self.bidirectional:
             raise RuntimeError(f"{self._where}: a bidirectional layer looks at the future and cannot be run "
@@ -331,39 +394,33 @@ class FractionalSSM(nn.Module):
         if x_t.dim() != 2 or x_t.shape[-1] != self.d_model:
             raise ValueError(f"{self._where}: x_t must have shape [batch, {self.d_model}], got {tuple(x_t.shape)}")
         Bt, H, M = x_t.shape[0], self.d_model, self.modes
+        coef, decay, in_gain, fb, C2, D, W, Q = self._stream_coefficients(x_t.dtype, x_t.device)
+        J = W + Q
         if state is None:
-            state = self.default_state(max(Bt, 1), device=x_t.device, dtype=x_t.dtype)
-            if Bt == 0:
-                state = FractionalSSMState(state.near[:0], state.far[:0])
-        elif not isinstance(state, tuple) or len(state) != 2:
-            raise ValueError(f"{self._where}: state must be a FractionalSSMState (from default_state) or None "
-                             f"(start at zero), got {type(state).__name__}")
-        w_near, omega, decay, inject, in_gain, fb, C, D = self._stream_coefficients(x_t.dtype, x_t.device)
-        W, Q = w_near.shape[-1], omega.shape[-1]
-        near, far = state
-        for t, rows, what in ((near, W, "near"), (far, decay.shape[-2], "far")):
-            if not isinstance(t, torch.Tensor) or tuple(t.shape) != (Bt, H, rows, 2 * M) or t.dtype != x_t.dtype:
-                got = (tuple(t.shape), t.dtype) if isinstance(t, torch.Tensor) else type(t).__name__
-                raise ValueError(f"{self._where}: state does not match the input/layer: {what} is {got}, expected "
-                                 f"shape {(Bt, H, rows, 2 * M)} and dtype {x_t.dtype}; build it with "
-                                 "default_state(batch, dtype=...)")
-        BH = Bt * H
-        hist = torch.bmm(w_near.expand(Bt, H, 1, W).reshape(BH, 1, W), near.reshape(BH, W, 2 * M))
-        if Q:
-            hist = hist + torch.bmm(omega.expand(Bt, H, 1, Q).reshape(BH, 1, Q), far.reshape(BH, Q, 2 * M))
-        s = in_gain * x_t.unsqueeze(-1) - fb * torch.view_as_complex(hist.reshape(Bt, H, M, 2))
-        y = 2.0 * (C.real * s.real - C.imag * s.imag).sum(-1)
+            buf = x_t.new_zeros(H, J, Bt, 2 * M)
+        else:
+            buf = self._state_buffer(state, Bt, W, Q, x_t.dtype)
+        flat = buf.view(H, J, Bt * 2 * M)
+        hist = torch.bmm(coef, flat) if J > 1 else coef * flat  # the history sum, [H, 1, B * 2M]
+        hist = torch.view_as_complex(hist.view(H, Bt, M, 2))
+        gx = in_gain * x_t.t().unsqueeze(-1)  # [H, B, M]
+        if torch.is_grad_enabled():
+            s = torch.addcmul(gx, fb, hist)
+            parts = [torch.view_as_real(s).reshape(H, 1, Bt, 2 * M), buf[:, :W - 1]]
+            if Q:
+                parts.append(torch.addcmul(buf[:, W - 1:W], buf[:, W:], decay[:, W:]))
+            new = torch.cat(parts, 1)
+        else:  # the same in one pass over the buffer (far rows; near rows zero-decayed), then the near rows
+            new = torch.addcmul(buf[:, W - 1:W], buf, decay) if Q else torch.empty_like(buf)
+            if not new.is_contiguous():  # the layout the state views assume
+                new = new.contiguous()
+            torch.addcmul(gx, fb, hist, out=torch.view_as_complex(new[:, 0].view(H, Bt, M, 2)))
+            if W > 1:
+                new[:, 1:W].copy_(buf[:, :W - 1])
+        y = torch.bmm(new[:, 0], C2).view(H, Bt).t()
         if D is not None:
-            y = y + D * x_t
-        if Q:
-            oldest = near[:, :, W - 1:W]
-            if torch.is_grad_enabled():
-                far = far * decay + oldest * inject
-            else:
-                far = far * decay
-                far.addcmul_(oldest, inject)
-        near = torch.cat([torch.view_as_real(s).reshape(Bt, H, 1, 2 * M), near[:, :, :W - 1]], 2)
-        return y, FractionalSSMState(near, far)
+            y = torch.addcmul(y, x_t, D)
+        return (y if y.is_contiguous() else y.contiguous()), self._state_views(new, W)
 
     def extra_repr(self) -> str:
         return (f"d_model={self.d_model}, d_state={self.d_state}, A={self.A_parameterization}, "
