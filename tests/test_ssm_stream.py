@@ -135,7 +135,10 @@ def test_gradients_through_steps_equal_the_parallel_gradients():
 
     g_par = grads(ssm(x))
     g_str = grads(stream(ssm, x)[0])
-    for gp, gs in zip(g_par, g_str):  # the SOE memory's error, a small multiple of 1e-3 stream_tol
+    # the SOE memory's error, a small multiple of 1e-3 stream_tol; the order's gradient goes through the
+    # least-squares derivative of the reduced SOE weights (far_field_soe), documented to about 1e-4 relative
+    torch.testing.assert_close(g_str[0], g_par[0], rtol=1e-4, atol=0)
+    for gp, gs in zip(g_par[1:], g_str[1:]):
         torch.testing.assert_close(gs, gp, rtol=0.1 * ssm.stream_tol, atol=1e-3 * ssm.stream_tol * gp.abs().max())
 
 

@@ -377,7 +377,8 @@ def soe_approximation(kernel: str, alpha, n_min: int, n_max: int, tol: float = 1
 SOE_CONSTRUCTION = "balanced"
 
 
-def far_field_soe(weights_of, n_min: int, n_max: int, tol: float, *, exact_grad: bool = False, device=None):
+def far_field_soe(weights_of, n_min: int, n_max: int, tol: float, *, exact_grad: bool = False, grad_tol: float = 1e-2,
+                  device=None):
     r"""The far-field SOE of one or several history kernels: the single rule shared by ``fdeint``
     (:class:`~spikeDE.fractional.memory.HistorySum`), the spiking neurons and the SSM streaming step.
 
@@ -389,12 +390,14 @@ def far_field_soe(weights_of, n_min: int, n_max: int, tol: float, *, exact_grad:
     * fixed orders: the optimal SOE of each row, the balanced truncation (:func:`balanced_truncation`) of its fine
       quadrature SOE (tolerance ``tol / 10^5``); a row whose weights change sign (a multi-term order with a
       negative coefficient) keeps its fine SOE;
-    * orders that need a gradient (weights with a graph while autograd records): the reduction at ``tol / 100``;
-      the rates are those of the current orders and the weights' ``alpha``-derivative is the least-squares fit of
-      the fine one on them (:func:`balanced_truncation`), within about ``tol`` of the exact kernel's: what the
-      neurons and the SSM use. ``exact_grad=True`` (``fdeint``, whose gradients are checked by finite
-      differences) takes the quadrature SOE at ``tol`` instead: rates that do not depend on ``alpha``, so the
-      ``alpha``-gradient is the exact gradient of the SOE memory (30-50 modes instead of 10-20);
+    * orders that need a gradient (weights with a graph while autograd records): the reduction at
+      ``tol * grad_tol``; the rates are those of the current orders and the weights' ``alpha``-derivative is the
+      least-squares fit of the fine one on them (:func:`balanced_truncation`). The neurons take ``grad_tol =
+      1e-2`` (their ``alpha``-gradient within about ``1e-4`` of the exact-memory one); the SSM streaming step
+      ``grad_tol = 1`` (the same rates with and without gradients, so that a state built in one mode stays valid
+      in the other). ``exact_grad=True`` (``fdeint``, whose gradients are checked by finite differences) takes the
+      quadrature SOE at ``tol`` instead: rates that do not depend on ``alpha``, so the ``alpha``-gradient is the
+      exact gradient of the SOE memory (30-50 modes instead of 10-20);
     * :data:`SOE_CONSTRUCTION` ``= "quadrature"``: the quadrature SOE at ``tol`` for every row.
     """
     fine = 1.0 if SOE_CONSTRUCTION == "quadrature" else _FINE
@@ -407,7 +410,7 @@ def far_field_soe(weights_of, n_min: int, n_max: int, tol: float, *, exact_grad:
         if exact_grad:
             rates, du = soe_rates(n_min, n_max, tol, device=device)
             return [(rates, row) for row in weights_of(rates, du).reshape(-1, rates.numel())]
-        tol = max(tol * 1e-2, 1e-12)
+        tol = max(tol * grad_tol, 1e-12)
     out = []
     for row in rows:
         try:

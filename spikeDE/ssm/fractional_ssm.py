@@ -285,7 +285,7 @@ class FractionalSSM(nn.Module):
         W, H = self.stream_window, self.d_model
         a_h = a if a.dim() else a.expand(H)
         rows = far_field_soe(lambda rates, du: soe_weights("gl", a_h, rates, du), W + 1, self.stream_n_max,
-                             self.stream_tol, device=a.device)
+                             self.stream_tol, grad_tol=1.0, device=a.device)
         Q = max(r.numel() for r, _ in rows)
         rates = torch.stack([torch.cat([r, r.new_zeros(Q - r.numel())]) for r, _ in rows])
         omega = torch.stack([torch.cat([w, w.new_zeros(Q - w.numel())]) for _, w in rows])
