@@ -225,10 +225,9 @@ class HistorySum:
         self.soe_in = None
         if kind == "soe":
             self._init_soe(kernels, shifts, memory.tol)
-            # The factored mode maps multiplied out: one matrix product each per block (the factors are for
-            # the per-kernel adjoint modes of the weight gradients).
+            # The factored emit map multiplied out: one matrix product per block (the factors are for the
+            # per-kernel adjoint modes of the weight gradients).
             self.Emat = self.Abd @ self.B  # [C R, M]: modes -> steps of a block, weights included
-            self.Gmat = self.GA @ self.GB  # [M, C]: a finished block -> modes
 
         self.kernel_grad = bool(torch.is_grad_enabled() and (
             self.kappa_in.requires_grad or (self.soe_in is not None and self.soe_in.requires_grad)))
@@ -260,9 +259,9 @@ class HistorySum:
     def _init_soe(self, kernels, shifts, tol: float) -> None:
         """Modes for lags ``>= C+1``: ``kappa_r(j) ~ sum_m omega_{r,m} exp(-lambda_m j)``, propagated per block by
         the shared :func:`~spikeDE.fractional.history.soe_block` (offset ``C``: block ``b-2`` is absorbed when block
-        ``b`` opens). Its two maps, ``emit [C, M]`` (modes -> steps) and ``absorb [M, C]`` (a finished block ->
-        modes), have low numerical rank (~10); they are stored as truncated SVD factors (relative cut
-        ``1e-3 * tol``), which makes both products cheaper.
+        ``b`` opens): ``absorb [M, C]`` (a finished block -> modes, kept as ``Gmat``) and ``emit [C, M]`` (modes ->
+        steps), whose low numerical rank (~10) gives the truncated SVD factors (relative cut ``1e-3 * tol``) of the
+        per-kernel adjoint modes of the weight gradients.
         """
         C, R, D, dev, dt = self.C, self.R, self.D, self.device, self.dtype
         n_min = C + 1 + min(shifts)
@@ -273,7 +272,6 @@ class HistorySum:
         prop = soe_block(rates, C, C, dtype=_F64)
         rel = max(1e-3 * tol, 1e-14)
         EA, EB = _low_rank(prop.emit, rel)  # emit ~ EA @ EB: [C, rE] x [rE, M]
-        GA, GB = _low_rank(prop.absorb, rel)  # absorb ~ GA @ GB: [M, rG] x [rG, C]
         rE = EA.shape[1]
         self.decay = prop.decay.to(dt)
         # Forward: F[(p, r)] = sum_m emit[p, m] w[r, m] Z_m = (Abd @ (B @ Z))[(p, r)]
@@ -284,7 +282,7 @@ class HistorySum:
             Abd[:, r, r] = EA
         self.Abd = Abd.reshape(C * R, R * rE).to(dt)
         self.rE = rE
-        self.GA, self.GB = GA.to(dt), GB.to(dt)
+        self.Gmat = prop.absorb.to(dt)  # [M, C]: a finished block -> modes
         # kappa lags C + p - c (1..2C-1): the previous block, exactly
         self.T1 = toeplitz_block(self.kpad, C, C, 0, C).transpose(0, 1).reshape(C * R, C).contiguous()
         self.Z = torch.zeros(M, D, dtype=dt, device=dev)

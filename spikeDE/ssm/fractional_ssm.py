@@ -59,6 +59,7 @@ import torch
 from torch import nn
 
 from .._checks import check_finite, check_floating, check_positive
+from ..fractional.history import soe_block
 from ..fractional.soe import far_field_soe, soe_weights
 from ..fractional.weights import gl_weights
 from ..fractional.schemes import DEFAULT_SOE_TOL, STREAM_HORIZON, STREAM_WINDOW
@@ -319,12 +320,14 @@ class FractionalSSM(nn.Module):
         else:  # a fixed order 1
             rates = omega = lam.real.new_zeros(H, 0)
         w_near = gl_weights(a_h, W + 1).reshape(H, W + 1)[:, 1:]  # lags 1..W
-        coef = -torch.cat([w_near, omega * torch.exp(-rates * (W + 1))], -1).reshape(H, 1, W + Q)
+        prop = soe_block(rates, 1, W)  # the engine's propagators for one-step blocks, the modes W steps behind
+        # far weights omega e^{-r (W+1)}: the accumulators count from lag W + 1
+        coef = -torch.cat([w_near, omega * prop.absorb[..., 0] * prop.emit[..., 0, :]], -1).reshape(H, 1, W + Q)
         inv = 1.0 / (1.0 - lam)
         cdt = _C128 if dtype == torch.float64 else torch.complex64
         C = torch.view_as_complex(self.C.to(_F64))[0]
         C2 = (2.0 * torch.stack([C.real, -C.imag], -1)).reshape(H, 2 * M, 1)
-        decay = torch.cat([rates.new_zeros(H, W), torch.exp(-rates)], -1).reshape(H, W + Q, 1, 1)
+        decay = torch.cat([rates.new_zeros(H, W), prop.decay], -1).reshape(H, W + Q, 1, 1)
         out = (coef.to(dtype), decay.to(dtype), (dB * inv).unsqueeze(1).to(cdt),
                inv.unsqueeze(1).to(cdt), C2.to(dtype), None if self.D is None else self.D.to(dtype))
         out = tuple(None if t is None else t.to(device) for t in out) + (W, Q)
